@@ -1,0 +1,8 @@
+"""Backbones: thin adapters over diffusers models behind one protocol (see base.py and wan_adapter.py)."""
+
+from lvg.backbones.base import Condition
+from lvg.backbones.toy import Toy
+from lvg.backbones.wan import Wan
+from lvg.backbones.wan_adapter import WanAdapter
+
+__all__ = ["Condition", "Toy", "Wan", "WanAdapter"]

@@ -1,0 +1,30 @@
+"""Write the trained backbone in diffusers layout (safetensors) when training ends: the shippable checkpoint."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import lightning as L
+
+
+class ExportBackbone(L.Callback):
+    """At the end of `fit`, save `module.backbone` to `dirpath` atomically (temp folder, then rename)."""
+
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = Path(dirpath)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.global_rank != 0:
+            return
+        self.dirpath.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{self.dirpath.name}.", dir=self.dirpath.parent))
+        try:
+            pl_module.backbone.save_pretrained(tmp)
+            if self.dirpath.exists():
+                shutil.rmtree(self.dirpath)
+            tmp.rename(self.dirpath)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp)

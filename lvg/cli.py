@@ -1,0 +1,131 @@
+"""The `lvg` command: LightningCLI (`fit | validate | test`) plus `lvg generate` on the same config machinery.
+
+Bad input raises `LvgError`; `main` prints it as one line (`lvg: error: ...`) and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.cli import LightningCLI
+
+from lvg.errors import LvgError
+from lvg.module import LongVideoModule
+
+
+class LvgTrainer(Trainer):
+    """Lightning's Trainer plus the `generate` subcommand (its arguments are this method's signature)."""
+
+    def generate(
+        self,
+        model: LongVideoModule,
+        output: str = "outputs/long_video.mp4",
+        num_clips: int | None = None,
+        prompt: str | None = None,
+        prompt_file: str | None = None,
+        guide: str | None = None,
+        toy_seed: int = 0,
+        seed: int = 0,
+        fps: int = 8,
+        ckpt_path: str | None = None,
+        progress: bool = True,
+    ) -> dict:
+        """Generate a long video clip by clip into `output` (mp4) with a JSON sidecar beside it.
+
+        Args:
+            output: the mp4 to write (atomically; the sidecar is the same name with .json).
+            num_clips: clips to generate (default: one per prompt-file line, else 12).
+            prompt: one prompt for every clip. prompt_file: one prompt per line, one line per clip.
+            guide: a guide image for the first clip; without it the first frames and prompts come from a toy world.
+            toy_seed: which toy world starts the video when no guide is given.
+            seed: the generation seed (each clip's noise comes from its own generator derived from it).
+            fps: frames per second of the mp4.
+            ckpt_path: a Lightning checkpoint (.ckpt) to load weights from (default: the backbone's own weights).
+            progress: show progress bars over clips and denoising steps.
+        """
+        from lvg.generate import generate_video
+
+        if ckpt_path is not None:
+            load_weights(model, ckpt_path)
+        model.to(self.strategy.root_device)
+        return generate_video(
+            model,
+            output,
+            num_clips=num_clips,
+            prompt=prompt,
+            prompt_file=prompt_file,
+            guide=guide,
+            toy_seed=toy_seed,
+            seed=seed,
+            fps=fps,
+            config=getattr(self, "lvg_config", None),
+            progress=progress,
+        )
+
+
+def load_weights(model: LongVideoModule, ckpt_path: str) -> None:
+    """Load a Lightning checkpoint's state dict into `model`, with one clear error if it is missing or foreign."""
+    import torch
+
+    if not Path(ckpt_path).is_file():
+        raise LvgError(f"checkpoint {ckpt_path!r} does not exist: give the path of a .ckpt written by `lvg fit`")
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False).get("state_dict", {})
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing and len(missing) == len(model.state_dict()):
+        raise LvgError(f"checkpoint {ckpt_path!r} holds no weights of this model: check the config matches it")
+
+
+class LvgCLI(LightningCLI):
+    """LightningCLI with `generate`; the resolved config is handed to the trainer for the sidecar."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {**LightningCLI.subcommands(), "generate": {"model"}}
+
+    def before_generate(self) -> None:
+        cfg = self.config.get(self.subcommand)
+        self.trainer.lvg_config = cfg.as_dict() if hasattr(cfg, "as_dict") else {}
+
+
+def _check_config_paths(argv: list[str]) -> None:
+    """A missing `--config` file gets one line, not a parser usage dump."""
+    for i, arg in enumerate(argv):
+        path = None
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+        if path and not path.lstrip().startswith(("{", "[")) and not Path(path).is_file():
+            raise LvgError(f"config file {path!r} does not exist: give a YAML file, e.g. configs/toy/extension.yaml")
+
+
+def run_cli(args: list[str] | None = None) -> LvgCLI:
+    """Build and run the CLI (what `lvg` does), raising LvgError on bad input."""
+    argv = sys.argv[1:] if args is None else args
+    _check_config_paths(argv)
+    return LvgCLI(
+        LongVideoModule,
+        trainer_class=LvgTrainer,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        save_config_kwargs={"overwrite": True},
+        args=argv,
+        auto_configure_optimizers=False,
+    )
+
+
+def main(args: list[str] | None = None) -> None:
+    try:
+        run_cli(args)
+    except LvgError as e:
+        print(f"lvg: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("lvg: interrupted; nothing partial was left under the output name", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""LightningDataModules: the procedural toy world (default) and folders of real videos."""
+
+from lvg.data.toy import ToyWorldData
+from lvg.data.toy_world import ToyWorld
+
+__all__ = ["ToyWorld", "ToyWorldData"]

@@ -1,0 +1,130 @@
+"""`lvg generate`: a long video from a trained module, streamed to an mp4 with a JSON sidecar.
+
+Inputs are checked before anything is written; the mp4 and the sidecar appear under their names only when complete.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from lvg.data.toy_world import ToyWorld
+from lvg.errors import LvgError, require
+from lvg.methods.base import GenerationRequest
+from lvg.video import VideoSink, to_uint8, write_json_atomic
+
+
+def read_prompt_file(path: str) -> list[str]:
+    """One prompt per clip, one per non-empty line."""
+    p = Path(path)
+    require(p.is_file(), f"prompt file {path!r} does not exist: give a text file with one prompt per line")
+    lines = [line.strip() for line in p.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    require(bool(lines), f"prompt file {path!r} is empty: write one prompt per line, one line per clip")
+    return lines
+
+
+def load_guide_image(path: str, height: int, width: int) -> torch.Tensor:
+    """A guide image, resized (shorter side) and centre-cropped to the clip size: [1, 3, 1, H, W] in [-1, 1]."""
+    from PIL import Image, UnidentifiedImageError
+
+    require(Path(path).is_file(), f"guide image {path!r} does not exist: give a PNG or JPEG file")
+    try:
+        img = Image.open(path).convert("RGB")
+    except (UnidentifiedImageError, OSError) as e:
+        raise LvgError(f"guide image {path!r} is not a readable image ({type(e).__name__}): give a PNG or JPEG") from e
+    scale = max(height / img.height, width / img.width)
+    img = img.resize((max(width, round(img.width * scale)), max(height, round(img.height * scale))), Image.BICUBIC)
+    left, top = (img.width - width) // 2, (img.height - height) // 2
+    arr = np.asarray(img.crop((left, top, left + width, top + height)), dtype=np.float32) / 127.5 - 1
+    return torch.from_numpy(arr).permute(2, 0, 1)[None, :, None]
+
+
+def plan_prompts(
+    num_clips: int | None, prompt: str | None, prompt_file: str | None, toy_prompts: list[str] | None
+) -> list[str]:
+    """One prompt per clip from --prompt (repeated), --prompt_file (a line per clip) or the toy world."""
+    require(not (prompt and prompt_file), "give --prompt or --prompt_file, not both")
+    if prompt_file:
+        lines = read_prompt_file(prompt_file)
+        n = len(lines) if num_clips is None else num_clips
+        require(
+            n <= len(lines),
+            f"prompt file {prompt_file!r} has {len(lines)} lines but num_clips={n}: give one line per clip",
+        )
+        return lines[:n]
+    n = 12 if num_clips is None else num_clips
+    if prompt is not None:
+        require(bool(prompt.strip()), "the prompt is empty: say what the video shows")
+        return [prompt] * n
+    return (toy_prompts or [""])[:n]
+
+
+def generate_video(
+    module,
+    output: str,
+    num_clips: int | None = None,
+    prompt: str | None = None,
+    prompt_file: str | None = None,
+    guide: str | None = None,
+    toy_seed: int = 0,
+    seed: int = 0,
+    fps: int = 8,
+    config: dict | None = None,
+    progress: bool = True,
+) -> dict:
+    """Generate and write `output` (mp4) and `output`.json; returns the sidecar dict."""
+    require(num_clips is None or num_clips >= 1, f"num_clips must be at least 1, got {num_clips}")
+    out = Path(output)
+    require(out.suffix.lower() == ".mp4", f"output {output!r} must end in .mp4")
+    h, w, frames = module.height, module.width, module.frames_per_clip
+    c = getattr(module.method, "condition_frames", 1)
+    toy_prompts = None
+    if guide is not None:
+        start = load_guide_image(guide, h, w)
+    else:
+        require(h == w, f"the toy world makes square frames, the model is {h}x{w}: give --guide")
+        n = 12 if num_clips is None else num_clips
+        clips = ToyWorld(toy_seed, resolution=h, max_sprites=3).long_video(n, frames, overlap=c)
+        start = clips[0].frames[:c].permute(1, 0, 2, 3)[None] * 2 - 1
+        toy_prompts = [clip.prompt for clip in clips]
+    prompts = plan_prompts(num_clips, prompt, prompt_file, toy_prompts)
+
+    steps = getattr(module.sampler, "num_steps", 0)
+    clip_bar = tqdm(total=len(prompts), desc="clips", unit="clip", disable=not progress)
+    step_bar = tqdm(total=steps, desc="steps", unit="step", leave=False, disable=not progress)
+
+    def on_step(i: int, t: float, x: torch.Tensor) -> None:
+        step_bar.update(1)
+
+    request = GenerationRequest(start=start, prompts=prompts, frames_per_clip=frames, seed=seed, on_step=on_step)
+    timings: list[float] = []
+    tic = time.perf_counter()
+    with VideoSink(out, fps=fps) as sink, torch.no_grad():
+        for i, clip in enumerate(module.generate(request)):
+            sink.write(to_uint8(clip))
+            if i == 0:
+                continue  # the given start frames
+            timings.append(round(time.perf_counter() - tic, 4))
+            tic = time.perf_counter()
+            clip_bar.update(1)
+            step_bar.reset()
+    clip_bar.close()
+    step_bar.close()
+    sidecar = {
+        "video": out.name,
+        "frames": sink.frames_written,
+        "fps": fps,
+        "height": h,
+        "width": w,
+        "frames_per_clip": frames,
+        "seed": seed,
+        "start": {"guide": guide} if guide else {"toy_seed": toy_seed},
+        "clips": [{"index": i, "prompt": p, "seconds": s} for i, (p, s) in enumerate(zip(prompts, timings))],
+        "config": config or {},
+    }
+    write_json_atomic(out.with_suffix(".json"), sidecar)
+    return sidecar

@@ -1,0 +1,6 @@
+"""Context methods (DESIGN.md axis 1), one file each: a training loss and a clip-by-clip generation loop."""
+
+from lvg.methods.base import GenerationRequest, Method
+from lvg.methods.extension import Extension
+
+__all__ = ["Extension", "GenerationRequest", "Method"]

@@ -1,0 +1,123 @@
+"""Naive clip-by-clip video extension (error-free paper §3.3; the chunk-wise paper's naive baseline).
+
+Training: one uniform flow time per clip; clean condition frames enter through the channel-concatenated condition
+latents and mask; the paper's multi-task variants (first frames, last frames, first + last, all dropped).
+Generation: clip i is conditioned on the last `condition_frames` frames of clip i-1 and on its own prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from lvg.backbones.base import Condition
+from lvg.errors import require
+from lvg.methods.base import GenerationRequest, Method, clip_generator
+from lvg.noise.flow_match import flow_match_target, flow_match_xt
+from lvg.noise.timesteps import logit_normal_t, uniform_rows
+
+TASKS = ("first", "last", "first_last", "none")
+
+
+class Extension(Method):
+    """Video-extension model conditioned on the previous clip's last frames.
+
+    Args:
+        condition_frames: pixel frames carried from clip to clip (and the most given in training).
+        min_condition_frames: the fewest given in training; 1 keeps the model usable from one guide image.
+        task_probs: probabilities of the multi-task variants `first`, `last`, `first_last`, `none` (§3.3 drops the
+            condition with rate 0.1; the split of the rest is not given in the paper, so it is an option).
+        timestep_sampling: `uniform` t ~ U(0, 1) or `logit_normal` (SD3), one t per clip.
+        loss_on_condition: also train on the given frames (off: the loss covers frames to generate only).
+    """
+
+    def __init__(
+        self,
+        condition_frames: int = 2,
+        min_condition_frames: int = 1,
+        task_probs: dict[str, float] | None = None,
+        timestep_sampling: str = "uniform",
+        loss_on_condition: bool = False,
+    ) -> None:
+        require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
+        require(
+            1 <= min_condition_frames <= condition_frames,
+            f"min_condition_frames must be in [1, condition_frames={condition_frames}], got {min_condition_frames}",
+        )
+        require(timestep_sampling in ("uniform", "logit_normal"), f"unknown timestep_sampling {timestep_sampling!r}")
+        probs = task_probs or {"first": 0.7, "last": 0.1, "first_last": 0.1, "none": 0.1}
+        require(set(probs) <= set(TASKS), f"task_probs keys must be among {TASKS}, got {sorted(probs)}")
+        require(abs(sum(probs.values()) - 1) < 1e-6, f"task_probs must sum to 1, got {sum(probs.values())}")
+        self.condition_frames = condition_frames
+        self.min_condition_frames = min_condition_frames
+        self.task_probs = probs
+        self.timestep_sampling = timestep_sampling
+        self.loss_on_condition = loss_on_condition
+
+    # --- training -------------------------------------------------------------------------------------------
+    def condition_mask(self, batch: int, latent_frames: int, backbone, generator: torch.Generator) -> torch.Tensor:
+        """[B, f] 1 on given latent frames, drawn per sample from the multi-task variants."""
+        names = list(self.task_probs)
+        picks = torch.multinomial(torch.tensor([self.task_probs[n] for n in names]), batch, True, generator=generator)
+        counts = torch.randint(self.min_condition_frames, self.condition_frames + 1, (batch,), generator=generator)
+        mask = torch.zeros(batch, latent_frames)
+        for b in range(batch):
+            k = min(backbone.latent_frames(int(counts[b])), latent_frames - 1)
+            task = names[int(picks[b])]
+            if task in ("first", "first_last"):
+                mask[b, :k] = 1
+            if task in ("last", "first_last"):
+                mask[b, latent_frames - k :] = 1
+        return mask
+
+    def loss(self, backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Masked flow-matching loss: || v(x_t, t, cond) - (n - x0) ||^2 on frames to generate."""
+        with torch.no_grad():
+            x0 = backbone.encode(batch["video"])
+        b, _, f = x0.shape[:3]
+        device = x0.device
+        if self.timestep_sampling == "uniform":
+            t = torch.rand(b, generator=generator)
+        else:
+            t = logit_normal_t(b, generator)
+        t_rows = uniform_rows(t, b, f).to(device)
+        noise = torch.randn(x0.shape, generator=generator).to(device)
+        mask = self.condition_mask(b, f, backbone, generator).to(device)
+        x_t = flow_match_xt(x0, noise, t_rows)
+        cond = Condition(backbone.encode_prompts(list(batch["prompt"])), x0 * mask[:, None, :, None, None], mask)
+        pred = backbone.predict(x_t, t_rows, cond)
+        per_frame = (pred - flow_match_target(x0, noise)).pow(2).mean(dim=(1, 3, 4))  # [B, f]
+        weight = torch.ones_like(mask) if self.loss_on_condition else 1 - mask
+        loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
+        return {"loss": loss}
+
+    # --- generation -----------------------------------------------------------------------------------------
+    def clip_condition(
+        self, backbone, cond_pixels: torch.Tensor, latent_frames: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Condition latents padded with zeros to the clip's length, and the mask of given frames."""
+        cond_lat = backbone.encode(cond_pixels)
+        k = cond_lat.shape[2]
+        latents = torch.zeros(*cond_lat.shape[:2], latent_frames, *cond_lat.shape[3:], device=cond_lat.device)
+        latents[:, :, :k] = cond_lat
+        mask = torch.zeros(1, latent_frames, device=cond_lat.device)
+        mask[:, :k] = 1
+        return latents, mask
+
+    @torch.no_grad()
+    def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[torch.Tensor]:
+        """Yield the given start frames, then each clip's new frames (the frames after its condition frames)."""
+        device = backbone.device
+        cond_pixels = request.start[:, :, -self.condition_frames :].to(device)
+        yield request.start[0].to(device)
+        f_lat = backbone.latent_frames(request.frames_per_clip)
+        for i, prompt in enumerate(request.prompts):
+            latents, mask = self.clip_condition(backbone, cond_pixels, f_lat)
+            cond = backbone.conditioning([prompt], latents, mask)
+            generator = clip_generator(request.seed, i)
+            noise = noise_init(tuple(latents.shape), generator, backbone=backbone, condition=cond).to(device)
+            x0 = sampler(lambda x, t: backbone.predict(x, t, cond), noise, backbone, generator, request.on_step)
+            video = backbone.decode(x0)
+            yield video[0, :, cond_pixels.shape[2] :]
+            cond_pixels = video[:, :, -self.condition_frames :]

@@ -1,0 +1,140 @@
+"""LongVideoModule: one LightningModule for every long-video method (DESIGN.md, "Layers").
+
+Backbone, context method, noise init and sampler are injected through typed `__init__` arguments, so a config
+(LightningCLI `class_path`/`init_args`) changes any one axis alone. `training_step` asks the method for its loss;
+`generate` streams clips from the method.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+
+import lightning as L
+import numpy as np
+import torch
+
+from lvg.backbones.wan_adapter import WanAdapter
+from lvg.errors import LvgError
+from lvg.methods.base import GenerationRequest, Method
+from lvg.sampling.scheduler_loop import SchedulerSampler
+from lvg.search.gaussian import GaussianNoise
+
+
+class LongVideoModule(L.LightningModule):
+    """Backbone + method (+ noise init, sampler) under Lightning.
+
+    Args:
+        backbone: the model adapter (`lvg.backbones.Toy`, `lvg.backbones.Wan`, ...).
+        method: the context method (`lvg.methods.Extension`, ...); owns the loss and the clip loop.
+        sampler: per-clip denoising loop (default: the backbone's scheduler, 20 steps).
+        noise_init: how each clip's starting noise is chosen (default: seeded Gaussian).
+        frames_per_clip, height, width: the clip shape the model trains and generates at.
+        lr, weight_decay, warmup_steps: AdamW with linear warm-up.
+        lr_schedule: after warm-up, `constant` or `cosine` (to zero at the trainer's last step).
+        gradient_checkpointing: trade compute for memory in the transformer blocks.
+        seed: base seed of the per-step noise/timestep generator (resume-exact: no hidden RNG state).
+    """
+
+    def __init__(
+        self,
+        backbone: WanAdapter,
+        method: Method,
+        sampler: SchedulerSampler | None = None,
+        noise_init: GaussianNoise | None = None,
+        frames_per_clip: int = 8,
+        height: int = 32,
+        width: int = 32,
+        lr: float = 3e-4,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 100,
+        lr_schedule: str = "constant",
+        gradient_checkpointing: bool = False,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if lr_schedule not in ("constant", "cosine"):
+            raise LvgError(f"lr_schedule must be 'constant' or 'cosine', not {lr_schedule!r}")
+        self.save_hyperparameters(ignore=["backbone", "method", "sampler", "noise_init"])
+        backbone.check_clip(frames_per_clip, height, width)
+        self.backbone = backbone
+        self.method = method
+        self.sampler = sampler or SchedulerSampler()
+        self.noise_init = noise_init or GaussianNoise()
+        self.frames_per_clip, self.height, self.width = frames_per_clip, height, width
+        self.seed = seed
+        if gradient_checkpointing:
+            backbone.enable_gradient_checkpointing()
+
+    # --- training -------------------------------------------------------------------------------------------
+    def _step_generator(self, batch_idx: int, offset: int = 0) -> torch.Generator:
+        """Noise/timesteps of a step depend only on (seed, epoch, batch, rank): resuming replays them exactly."""
+        key = (self.seed, self.current_epoch, batch_idx, self.global_rank, offset)
+        return torch.Generator().manual_seed(hash(key) % (2**63))
+
+    def _check_batch(self, batch: dict) -> None:
+        shape = tuple(batch["video"].shape[2:])
+        if shape != (self.frames_per_clip, self.height, self.width):
+            raise LvgError(
+                f"data gives clips of (frames, height, width) = {shape} but the model is set to "
+                f"{(self.frames_per_clip, self.height, self.width)}: make data and model agree in the config"
+            )
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        self._check_batch(batch)
+        out = self.method.loss(self.backbone, batch, self._step_generator(batch_idx))
+        self.log_dict({f"train/{k}": v for k, v in out.items()}, prog_bar=True, batch_size=len(batch["video"]))
+        return out["loss"]
+
+    def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        self._check_batch(batch)
+        out = self.method.loss(self.backbone, batch, self._step_generator(batch_idx, offset=1))
+        self.log_dict({f"val/{k}": v for k, v in out.items()}, prog_bar=True, batch_size=len(batch["video"]))
+        return out["loss"]
+
+    def test_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        out = self.method.loss(self.backbone, batch, self._step_generator(batch_idx, offset=2))
+        self.log_dict({f"test/{k}": v for k, v in out.items()}, batch_size=len(batch["video"]))
+        return out["loss"]
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        warmup = max(1, self.hparams.warmup_steps)
+        total = max(warmup + 1, int(self.trainer.estimated_stepping_batches))
+        cosine = self.hparams.lr_schedule == "cosine"
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / (total - warmup)))) if cosine else 1.0
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # --- exact resume: global RNG state travels with the checkpoint -----------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["lvg_rng"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": np.random.get_state(),
+            "python": random.getstate(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        rng = checkpoint.get("lvg_rng")
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            np.random.set_state(rng["numpy"])
+            random.setstate(rng["python"])
+
+    # --- generation -----------------------------------------------------------------------------------------
+    def generate(self, request: GenerationRequest) -> Iterator[torch.Tensor]:
+        """Yield the long video's frames [3, n, H, W] in [-1, 1], clip by clip, as the method produces them."""
+        self.backbone.check_clip(request.frames_per_clip, *request.start.shape[-2:])
+        was_training = self.training
+        self.eval()
+        try:
+            yield from self.method.generate(self.backbone, self.sampler, self.noise_init, request)
+        finally:
+            self.train(was_training)

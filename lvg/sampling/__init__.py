@@ -1,0 +1,5 @@
+"""Per-clip denoising loops. All share the signature `sampler(denoise, x, backbone, generator, callback)`."""
+
+from lvg.sampling.scheduler_loop import SchedulerSampler
+
+__all__ = ["SchedulerSampler"]
