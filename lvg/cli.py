@@ -116,11 +116,25 @@ def run_cli(args: list[str] | None = None) -> LvgCLI:
     )
 
 
+def find_lvg_error(exc: BaseException | None) -> LvgError | None:
+    """The LvgError behind `exc`, if any (jsonargparse re-raises errors from class instantiation as ValueError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, LvgError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def main(args: list[str] | None = None) -> None:
     try:
         run_cli(args)
-    except LvgError as e:
-        print(f"lvg: error: {e}", file=sys.stderr)
+    except Exception as e:
+        lvg_error = find_lvg_error(e)
+        if lvg_error is None:
+            raise
+        print(f"lvg: error: {lvg_error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("lvg: interrupted; nothing partial was left under the output name", file=sys.stderr)

@@ -119,6 +119,10 @@ class WanAdapter(nn.Module):
         )[0]
         return out.float()
 
+    def denoiser(self, cond: Condition):
+        """`denoise(x, t)` for a sampler, bound to one clip's condition."""
+        return lambda x, t: self.predict(x, t, cond)
+
     @property
     def num_train_timesteps(self) -> int:
         return int(self.scheduler_config.get("num_train_timesteps", 1000))

@@ -16,8 +16,8 @@ class ExportBackbone(L.Callback):
         self.dirpath = Path(dirpath)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.global_rank != 0:
-            return
+        if trainer.global_rank != 0 or trainer.fast_dev_run:
+            return  # a debug run (fast_dev_run) must not overwrite a real export
         self.dirpath.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{self.dirpath.name}.", dir=self.dirpath.parent))
         try:

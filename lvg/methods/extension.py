@@ -117,7 +117,7 @@ class Extension(Method):
             cond = backbone.conditioning([prompt], latents, mask)
             generator = clip_generator(request.seed, i)
             noise = noise_init(tuple(latents.shape), generator, backbone=backbone, condition=cond).to(device)
-            x0 = sampler(lambda x, t: backbone.predict(x, t, cond), noise, backbone, generator, request.on_step)
+            x0 = sampler(backbone.denoiser(cond), noise, backbone, generator, request.on_step)
             video = backbone.decode(x0)
             yield video[0, :, cond_pixels.shape[2] :]
             cond_pixels = video[:, :, -self.condition_frames :]

@@ -1,0 +1,95 @@
+import pytest
+import torch
+from diffusers import WanTransformer3DModel
+
+from lvg.backbones import Condition, Toy
+from lvg.backbones.extension import add_extension_channels, extension_input
+from lvg.errors import LvgError
+
+
+def _inputs(backbone, seed=0, frames=4, size=16):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 3, frames, size, size, generator=g)
+    cond = backbone.conditioning(["a red circle moving right", "a blue square moving up"])
+    return x, cond
+
+
+def test_save_and_load_round_trip_through_from_pretrained(tiny_toy_dir, tmp_path):
+    a = Toy(path=str(tiny_toy_dir))
+    x, cond = _inputs(a)
+    t = torch.full((2, 4), 0.5)
+    a.save_pretrained(tmp_path / "again")
+    b = Toy(path=str(tmp_path / "again"))
+    assert (tmp_path / "again" / "transformer" / "diffusion_pytorch_model.safetensors").is_file()
+    assert torch.equal(a.predict(x, t, cond), b.predict(x, t, cond))
+    assert b.is_extension and b.transformer.config.in_channels == 7
+
+
+def test_equal_rows_give_the_scalar_timestep_output(tiny_toy_dir):
+    bb = Toy(path=str(tiny_toy_dir))
+    x, cond = _inputs(bb)
+    rows = torch.full((2, 4), 0.3)
+    ours = bb.predict(x, rows, cond)
+    x_in = extension_input(x, None, None)
+    scalar = bb.transformer(x_in, timestep=torch.full((2,), 0.3 * 1000), encoder_hidden_states=cond.text)[0]
+    assert torch.allclose(ours, scalar, atol=1e-5)  # same values; matmul shapes differ, so not bit-equal
+
+
+def test_per_frame_times_act_per_frame(tiny_toy_dir):
+    bb = Toy(path=str(tiny_toy_dir))
+    x, cond = _inputs(bb)
+    base = torch.full((2, 4), 0.5)
+    changed = base.clone()
+    changed[:, 3] = 0.9
+    a, b = bb.predict(x, base, cond), bb.predict(x, changed, cond)
+    assert not torch.allclose(a[:, :, 3], b[:, :, 3])
+
+
+def test_extension_channels_start_at_zero_so_the_model_is_unchanged():
+    torch.manual_seed(0)
+    plain = WanTransformer3DModel(
+        patch_size=(1, 4, 4),
+        num_attention_heads=2,
+        attention_head_dim=16,
+        in_channels=3,
+        out_channels=3,
+        text_dim=8,
+        freq_dim=32,
+        ffn_dim=32,
+        num_layers=1,
+    )
+    x = torch.randn(1, 3, 2, 8, 8)
+    text = torch.randn(1, 1, 8)
+    before = plain(x, timestep=torch.tensor([500.0]), encoder_hidden_states=text)[0]
+    add_extension_channels(plain, 3)
+    assert plain.config.in_channels == 7
+    cond_latents, mask = torch.randn(1, 3, 2, 8, 8), torch.tensor([[1.0, 0.0]])
+    after = plain(extension_input(x, cond_latents, mask), timestep=torch.tensor([500.0]), encoder_hidden_states=text)[
+        0
+    ]
+    assert torch.allclose(before, after, atol=1e-6)
+    add_extension_channels(plain, 3)  # idempotent
+    assert plain.patch_embedding.in_channels == 7
+
+
+def test_condition_frames_reach_the_model(tiny_toy_dir):
+    bb = Toy(path=str(tiny_toy_dir))
+    with torch.no_grad():  # a trained model has non-zero condition weights; emulate that
+        bb.transformer.patch_embedding.weight[:, 3:].normal_()
+    x, cond = _inputs(bb)
+    t = torch.full((2, 4), 0.5)
+    latents = torch.randn_like(x)
+    mask = torch.tensor([[1.0, 1.0, 0.0, 0.0]] * 2)
+    with_cond = bb.predict(x, t, Condition(cond.text, latents, mask))
+    assert not torch.allclose(with_cond, bb.predict(x, t, cond))
+
+
+def test_bad_shapes_and_paths_give_one_line_errors(tiny_toy_dir, tmp_path):
+    bb = Toy(path=str(tiny_toy_dir))
+    with pytest.raises(LvgError, match="not divisible"):
+        bb.check_clip(4, 18, 16)
+    bb.check_clip(5, 16, 16)  # pixel space: any frame count
+    with pytest.raises(LvgError, match="not found"):
+        Toy(path=str(tmp_path / "nothing"))
+    with pytest.raises(LvgError, match="divisible by heads"):
+        Toy(width=30, heads=4)

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+import torch
+
+from lvg.data import ToyWorld, ToyWorldData
+from lvg.data.toy_world import PALETTE
+from lvg.errors import LvgError
+
+
+def test_same_seed_same_video_and_truth():
+    a, b = ToyWorld(7).video(6), ToyWorld(7).video(6)
+    assert torch.equal(a.frames, b.frames)
+    assert a.prompt == b.prompt
+    np.testing.assert_array_equal(a.truth.positions, b.truth.positions)
+    assert not torch.equal(a.frames, ToyWorld(8).video(6).frames)
+
+
+def test_frames_shape_range_and_resolution():
+    clip = ToyWorld(1, resolution=24).video(5)
+    assert clip.frames.shape == (5, 3, 24, 24)
+    assert clip.frames.min() >= 0 and clip.frames.max() <= 1
+
+
+def test_sprite_count_between_min_and_max():
+    counts = {len(ToyWorld(s, min_sprites=1, max_sprites=4).sprites) for s in range(60)}
+    assert counts == {1, 2, 3, 4}
+
+
+def test_truth_masks_are_exactly_the_sprite_coloured_pixels():
+    clip = ToyWorld(3, max_sprites=3).video(4)
+    palette = np.array(list(PALETTE.values()), dtype=np.float32)
+    frames = clip.frames.numpy().transpose(0, 2, 3, 1)  # [F, H, W, 3]
+    is_palette = (np.abs(frames[..., None, :] - palette).max(-1) < 1e-6).any(-1)
+    np.testing.assert_array_equal(is_palette, clip.truth.sprite_masks)
+    np.testing.assert_array_equal(clip.truth.background, ToyWorld(3, max_sprites=3).background)
+
+
+def test_positions_follow_velocity_and_stay_inside():
+    world = ToyWorld(5, resolution=32)
+    s = world.sprites[0]
+    x0, vx = s.x, s.vx
+    clip = world.video(40)
+    pos = clip.truth.positions[:, 0]
+    if s.radius < x0 + vx < 32 - s.radius:
+        assert pos[1, 0] == pytest.approx(x0 + vx, abs=1e-4)
+    r = clip.truth.radii[0]
+    assert (pos[:, 0] >= r - 1e-4).all() and (pos[:, 0] <= 32 - r + 1e-4).all()
+    assert np.abs(np.diff(pos[:, 1])).max() > 0  # it moves
+
+
+def test_caption_names_each_sprite_colour_shape_and_direction():
+    world = ToyWorld(11, max_sprites=3)
+    clip = world.video(2)
+    for colour, shape in zip(clip.truth.colors, clip.truth.shapes):
+        assert f"{colour} {shape} moving " in clip.prompt
+    assert clip.prompt.count(" and ") == len(clip.truth.colors) - 1
+
+
+def test_long_video_prompts_change_and_overlaps_match():
+    clips = ToyWorld(4).long_video(6, frames_per_clip=8, overlap=2)
+    prompts = [c.prompt for c in clips]
+    assert all(a != b for a, b in zip(prompts, prompts[1:]))
+    for prev, nxt in zip(clips, clips[1:]):
+        assert torch.equal(prev.frames[-2:], nxt.frames[:2])
+        assert nxt.truth.positions.shape[0] == 8
+
+
+def test_long_video_new_sprites_enter_over_seeds():
+    entered = [len(ToyWorld(s, max_sprites=4).long_video(8, 4, enter_prob=1.0)[-1].truth.colors) for s in range(5)]
+    assert max(entered) == 4
+
+
+def test_bad_world_parameters_give_one_line_error():
+    with pytest.raises(LvgError, match="max_sprites"):
+        ToyWorld(0, min_sprites=3, max_sprites=2)
+    with pytest.raises(LvgError, match="background"):
+        ToyWorld(0, background="stripes")
+
+
+def test_datamodule_batches_are_deterministic_per_epoch_and_fresh_across_epochs():
+    dm = ToyWorldData(resolution=16, frames_per_clip=4, batch_size=2, samples_per_epoch=4, val_samples=2)
+    loader = dm.train_dataloader()
+    first = next(iter(loader))
+    assert first["video"].shape == (2, 3, 4, 16, 16)
+    assert first["video"].min() >= -1 and first["video"].max() <= 1
+    assert isinstance(first["prompt"][0], str)
+    again = next(
+        iter(ToyWorldData(resolution=16, frames_per_clip=4, batch_size=2, samples_per_epoch=4).train_dataloader())
+    )
+    assert torch.equal(first["video"], again["video"])
+    loader.sampler.set_epoch(1)
+    assert not torch.equal(first["video"], next(iter(loader))["video"])
+    val_seeds = set(next(iter(dm.val_dataloader()))["seed"])
+    assert not val_seeds & set(first["seed"])
+
+
+def test_datamodule_long_video_mode():
+    dm = ToyWorldData(
+        resolution=16, frames_per_clip=4, batch_size=2, samples_per_epoch=2, long_video=True, num_clips=3
+    )
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["clips"].shape == (2, 3, 3, 4, 16, 16)
+    assert len(batch["prompts"]) == 2 and len(batch["prompts"][0]) == 3

@@ -1,0 +1,154 @@
+"""VideoFolderData: real (synthetic) mp4 files, CSV/JSONL indexes, resampling, resizing, bad files, long videos."""
+
+import json
+import os
+import warnings
+
+import pytest
+import torch
+from helpers.videos import frame_indices, green_fraction, write_video
+
+from lvg.data import VideoFolderData
+from lvg.errors import LvgError
+
+SEGMENTS = [{"start": 0, "end": 0.3, "prompt": "first"}, {"start": 0.3, "end": 0.6, "prompt": "second"}]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Four 1-second 24 fps videos (24 frames, 40x56), a 3-frame one, a corrupt one; no index."""
+    root = tmp_path_factory.mktemp("videos")
+    for name in "abcd":
+        write_video(root / f"{name}.mp4")
+    write_video(root / "short.mp4", num_frames=3)
+    (root / "corrupt.mp4").write_bytes(os.urandom(4096))
+    return root
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def data(folder, tmp_path, rows, **kwargs):
+    kwargs = {"frames_per_clip": 4, "fps": 8, "batch_size": 2, "val_fraction": 0.25, **kwargs}
+    return VideoFolderData(str(folder), index=write_jsonl(tmp_path / "index.jsonl", rows), **kwargs)
+
+
+def rows(names="abcd"):
+    return [{"path": f"{n}.mp4", "caption": f"video {n}"} for n in names]
+
+
+def test_csv_index_and_batch_shapes(folder, tmp_path):
+    index = tmp_path / "captions.csv"  # the segments column holds JSON text, CSV-quoted as the docstring shows
+    seg = '"[{""start"": 0, ""end"": 0.3, ""prompt"": ""a dog runs""}]"'
+    index.write_text(f'path,caption,segments\na.mp4,video a,{seg}\nb.mp4,"video b, again",\n{folder}/c.mp4,c,\n')
+    dm = VideoFolderData(str(folder), index=str(index), frames_per_clip=4, fps=8, batch_size=2, val_fraction=0.3)
+    dm.setup("fit")
+    assert (len(dm.train_dataset), len(dm.val_dataset)) == (4, 2)  # 2 videos x 2 clips; 1 video x 2 clips
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["video"].shape == (2, 3, 4, 32, 32) and batch["video"].dtype == torch.float32
+    assert batch["video"].min() >= -1 and batch["video"].max() <= 1 and batch["video"].std() > 0.1
+    assert len(batch["prompt"]) == 2 and all(isinstance(p, str) for p in batch["prompt"])
+    prompts = {(item["path"].split("/")[-1], item["prompt"]) for item in [*dm.train_dataset, *dm.val_dataset]}
+    assert prompts == {("a.mp4", "a dog runs"), ("a.mp4", "video a"), ("b.mp4", "video b, again"), ("c.mp4", "c")}
+
+
+def test_jsonl_index_found_in_root(folder, tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    write_video(root / "x.mp4")
+    write_jsonl(root / "captions.jsonl", [{"path": "x.mp4", "caption": "a cat", "segments": SEGMENTS}])
+    dm = VideoFolderData(str(root), frames_per_clip=4, fps=8, val_fraction=0.5)
+    dm.setup()
+    assert len(dm.val_dataset) == 0 and [it["prompt"] for it in dm.train_dataset] == ["first", "a cat"]
+    assert dm.train_dataset[0]["path"] == str(root / "x.mp4")
+
+
+def test_fps_resampling_picks_frames_by_time(folder, tmp_path):
+    indices = {}
+    for fps in (8, 12, None):
+        dm = data(folder, tmp_path, rows("a"), fps=fps, val_fraction=0)
+        dm.setup()
+        indices[fps] = [frame_indices(item["video"]) for item in dm.train_dataset]
+    assert indices[8] == [[0, 3, 6, 9], [12, 15, 18, 21]]  # 24 fps source at 8 fps: every third frame
+    assert indices[12] == [[0, 2, 4, 6], [8, 10, 12, 14], [16, 18, 20, 22]]
+    assert indices[None] == [[4 * c + k for k in range(4)] for c in range(6)]  # native rate: consecutive frames
+
+
+def test_resize_crop_keeps_aspect_stretch_does_not(folder, tmp_path):
+    # 40x56 source, green bands over 20/56 of the width; crop scales to 32x45 and drops ~6.5 columns a side
+    crop, stretch = (data(folder, tmp_path, rows("a"), resize=mode, val_fraction=0) for mode in ("crop", "stretch"))
+    for dm in (crop, stretch):
+        dm.setup()
+    crop_clip, stretch_clip = crop.train_dataset[0]["video"], stretch.train_dataset[0]["video"]
+    assert crop_clip.shape == stretch_clip.shape == (3, 4, 32, 32)
+    assert green_fraction(stretch_clip) == pytest.approx(20 / 56, abs=0.03)
+    assert green_fraction(crop_clip) == pytest.approx(3 / 32, abs=0.03)
+    assert frame_indices(crop_clip) == frame_indices(stretch_clip) == [0, 3, 6, 9]
+
+
+def test_bad_files_are_skipped_with_one_warning_each(folder, tmp_path):
+    listed = rows("ab") + rows(["corrupt", "missing", "short"])
+    dm = data(folder, tmp_path, listed, val_fraction=0)
+    with pytest.warns(UserWarning) as caught:
+        dm.setup()
+    messages = [str(w.message) for w in caught if "skipping video" in str(w.message)]
+    assert len(messages) == 3 and all("\n" not in m for m in messages)
+    assert any("not found" in m for m in messages) and any("shorter than one clip" in m for m in messages)
+    assert sorted(p.split("/")[-1] for p in dm.skipped) == ["corrupt.mp4", "missing.mp4", "short.mp4"]
+    assert sorted({it["path"].split("/")[-1] for it in dm.train_dataset}) == ["a.mp4", "b.mp4"]
+
+
+def test_all_bad_files_raise_a_helpful_error(folder, tmp_path):
+    dm = data(folder, tmp_path, rows(["corrupt", "missing"]))
+    with warnings.catch_warnings(), pytest.raises(LvgError, match="none of the 2 videos .* can be used") as err:
+        warnings.simplefilter("ignore")
+        dm.setup()
+    assert "\n" not in str(err.value) and "fix the paths" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "problem, match",
+    [
+        ("no root", "does not exist"),
+        ("no index", "no captions.csv or captions.jsonl"),
+        ("empty index", "lists no videos"),
+        ("bad json", r"index.jsonl:2: not valid JSON"),
+        ("no caption", r"index.jsonl:1: missing 'caption'"),
+        ("bad segments", r"'segments' must be a list"),
+    ],
+)
+def test_bad_root_or_index_raise(folder, tmp_path, problem, match):
+    index = tmp_path / "index.jsonl"
+    text = {"empty index": "", "bad json": '{"path": "a.mp4", "caption": "x"}\n{oops\n', "no caption": '{"path": "a"}'}
+    index.write_text(text.get(problem, json.dumps({"path": "a.mp4", "caption": "x", "segments": [{"start": 1}]})))
+    root = tmp_path / "nowhere" if problem == "no root" else (tmp_path if problem == "no index" else folder)
+    dm = VideoFolderData(str(root), index=None if problem == "no index" else str(index))
+    with pytest.raises(LvgError, match=match):
+        dm.setup()
+
+
+def test_long_video_mode_gives_overlapping_clips_with_segment_prompts(folder, tmp_path):
+    listed = [{"path": "a.mp4", "caption": "a cat", "segments": SEGMENTS}, *rows("b")]
+    dm = data(folder, tmp_path, listed, long_video=True, num_clips=3, overlap=2, val_fraction=0)
+    dm.setup()
+    item = next(it for it in dm.train_dataset if it["path"].endswith("a.mp4"))
+    assert item["clips"].shape == (3, 3, 4, 32, 32)
+    assert [frame_indices(c) for c in item["clips"]] == [[0, 3, 6, 9], [6, 9, 12, 15], [12, 15, 18, 21]]
+    assert torch.equal(item["clips"][0][:, 2:], item["clips"][1][:, :2])
+    assert item["prompts"] == ["first", "second", "a cat"]  # clip middles at 0.19 s, 0.44 s, 0.69 s
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["clips"].shape == (2, 3, 3, 4, 32, 32) and len(batch["prompts"]) == 2
+    assert sorted(len(p) for p in batch["prompts"]) == [3, 3]
+
+
+def test_two_setups_give_identical_data(folder, tmp_path):
+    first, second = (data(folder, tmp_path, rows(), seed=3) for _ in range(2))
+    batches = []
+    for dm in (first, second):
+        dm.setup()
+        batches.append((next(iter(dm.train_dataloader())), next(iter(dm.val_dataloader()))))
+    assert [v.path for v, _ in first.val_dataset.items] == [v.path for v, _ in second.val_dataset.items]
+    for a, b in zip(*batches):
+        assert torch.equal(a["video"], b["video"]) and a["path"] == b["path"] and a["prompt"] == b["prompt"]

@@ -1,0 +1,119 @@
+import pytest
+import torch
+
+from lvg.errors import LvgError
+from lvg.methods import Extension, GenerationRequest
+
+
+class PixelBackbone:
+    """Stand-in exposing only what the mask sampler uses (pixel space: latent frames = frames)."""
+
+    @staticmethod
+    def latent_frames(n: int) -> int:
+        return n
+
+
+def masks(task: str, n=64, frames=6, c=2):
+    m = Extension(condition_frames=c, min_condition_frames=1, task_probs={task: 1.0})
+    return m.condition_mask(n, frames, PixelBackbone(), torch.Generator().manual_seed(0))
+
+
+def test_multitask_masks_match_their_variant():
+    first, last, both, none = masks("first"), masks("last"), masks("first_last"), masks("none")
+    assert (first[:, 0] == 1).all() and (first[:, 2:] == 0).all()
+    assert set(first.sum(1).tolist()) == {1.0, 2.0}  # 1 or 2 frames given
+    assert (last[:, -1] == 1).all() and (last[:, :-2] == 0).all()
+    assert (both[:, 0] == 1).all() and (both[:, -1] == 1).all()
+    assert (none == 0).all()
+
+
+def test_default_drop_rate_is_the_papers_ten_percent():
+    m = Extension()
+    mask = m.condition_mask(4000, 6, PixelBackbone(), torch.Generator().manual_seed(1))
+    dropped = (mask.sum(1) == 0).float().mean().item()
+    assert 0.08 < dropped < 0.12
+
+
+def test_bad_options_are_rejected():
+    with pytest.raises(LvgError):
+        Extension(task_probs={"first": 0.5})
+    with pytest.raises(LvgError):
+        Extension(condition_frames=2, min_condition_frames=3)
+    with pytest.raises(LvgError):
+        Extension(timestep_sampling="cubic")
+
+
+def _batch():
+    from lvg.data import ToyWorldData
+
+    dm = ToyWorldData(resolution=16, frames_per_clip=4, batch_size=4, samples_per_epoch=4, max_sprites=2)
+    return next(iter(dm.train_dataloader()))
+
+
+def test_loss_ignores_condition_frames_and_overfits_one_batch(tiny_module):
+    batch = _batch()
+    method, bb = tiny_module.method, tiny_module.backbone
+    method.task_probs = {"first": 1.0}
+    opt = torch.optim.AdamW(bb.parameters(), lr=3e-3)
+    losses = []
+    for step in range(40):
+        loss = method.loss(bb, batch, torch.Generator().manual_seed(step % 4))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert sum(losses[-4:]) < 0.7 * sum(losses[:4])
+
+
+def test_loss_weights_only_frames_to_generate(tiny_module, monkeypatch):
+    batch = _batch()
+    method, bb = tiny_module.method, tiny_module.backbone
+    method.task_probs = {"first": 1.0}
+    method.min_condition_frames = 2
+    g = torch.Generator().manual_seed(0)
+    base = method.loss(bb, batch, g)["loss"]
+    real_predict = bb.predict
+
+    def corrupt_given_frames(x, t, cond):
+        out = real_predict(x, t, cond)
+        return out + 100 * cond.mask[:, None, :, None, None]
+
+    monkeypatch.setattr(bb, "predict", corrupt_given_frames)
+    assert torch.allclose(method.loss(bb, batch, torch.Generator().manual_seed(0))["loss"], base)
+    method.loss_on_condition = True
+    assert method.loss(bb, batch, torch.Generator().manual_seed(0))["loss"] > 100
+
+
+def _request(seed=0, clips=3):
+    start = torch.rand(1, 3, 2, 16, 16, generator=torch.Generator().manual_seed(99)) * 2 - 1
+    return GenerationRequest(start=start, prompts=["a red circle moving right"] * clips, frames_per_clip=4, seed=seed)
+
+
+def test_generation_streams_start_then_new_frames_per_clip(tiny_module):
+    req = _request()
+    parts = list(tiny_module.generate(req))
+    assert len(parts) == 4
+    assert torch.equal(parts[0], req.start[0])
+    assert all(p.shape == (3, 2, 16, 16) for p in parts[1:])  # 4 frames per clip, 2 given
+    assert all(p.abs().max() <= 1 for p in parts)
+
+
+def test_generation_is_seeded_and_each_clip_continues_the_last(tiny_module, monkeypatch):
+    a = torch.cat(list(tiny_module.generate(_request(seed=3))), 1)
+    torch.manual_seed(123)  # global RNG state must not matter
+    b = torch.cat(list(tiny_module.generate(_request(seed=3))), 1)
+    c = torch.cat(list(tiny_module.generate(_request(seed=4))), 1)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+    seen = []
+    real = tiny_module.method.clip_condition
+
+    def spy(backbone, cond_pixels, latent_frames):
+        seen.append(cond_pixels.clone())
+        return real(backbone, cond_pixels, latent_frames)
+
+    monkeypatch.setattr(tiny_module.method, "clip_condition", spy)
+    parts = list(tiny_module.generate(_request(seed=3)))
+    # clip 1 (index 1 in seen) is conditioned on the last two frames of clip 0 as generated
+    assert torch.equal(seen[1][0], parts[1][:, -2:])

@@ -1,0 +1,159 @@
+"""The `lvg` command end to end: training smoke of every toy config, `lvg generate`, and bad input (exit 2)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from tests_paths import REPO, TINY_CONFIG
+
+from lvg.cli import main
+from lvg.video import read_video
+
+TOY_FIT_CONFIGS = sorted(p for p in (REPO / "configs" / "toy").glob("*.yaml") if not p.name.startswith("generate"))
+GENERATE_CONFIG = REPO / "configs" / "toy" / "generate.yaml"
+
+
+def run_main(args, capsys) -> tuple[int, str]:
+    """Run `lvg ARGS` in-process; return (exit code, stderr)."""
+    code = 0
+    try:
+        main([str(a) for a in args])
+    except SystemExit as e:
+        code = e.code or 0
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("config", TOY_FIT_CONFIGS, ids=lambda p: p.name)
+def test_every_toy_config_trains(config, tmp_path, capsys):
+    code, err = run_main(
+        ["fit", "--config", config, "--trainer.fast_dev_run", "1", "--trainer.default_root_dir", tmp_path], capsys
+    )
+    assert code == 0, err
+    assert not (tmp_path / "backbone").exists()
+
+
+def generate_args(tiny_toy_dir, out, *extra):
+    return [
+        "generate", "--config", GENERATE_CONFIG,
+        "--model.init_args.backbone.init_args.path", tiny_toy_dir,
+        "--model.init_args.frames_per_clip", "4",
+        "--model.init_args.sampler.init_args.num_steps", "2", "--progress", "false", "--output", out, *extra,
+    ]  # fmt: skip
+
+
+def test_generate_writes_a_readable_streamed_mp4_and_sidecar(tiny_toy_dir, tmp_path, capsys):
+    out = tmp_path / "videos" / "long.mp4"
+    code, err = run_main(generate_args(tiny_toy_dir, out, "--num_clips", "3", "--seed", "5"), capsys)
+    assert code == 0, err
+    frames = read_video(out)
+    assert frames.shape == (
+        2 + 3 * 2,
+        32,
+        32,
+        3,
+    )  # 32 px: decord 0.6 mis-decodes 16 px widths  # 2 start frames + 3 clips x 2 new frames
+    assert frames.std(axis=0).mean() > 1  # not a constant video
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["frames"] == 8 and side["seed"] == 5 and len(side["clips"]) == 3
+    assert len({c["prompt"] for c in side["clips"]}) == 3  # toy world: the prompt changes per clip
+    assert side["config"]["model"]["init_args"]["frames_per_clip"] == 4
+    assert sorted(p.name for p in out.parent.iterdir()) == ["long.json", "long.mp4"]  # no temp files left
+
+
+def test_generate_from_prompt_file_and_guide_image(tiny_toy_dir, tmp_path, capsys):
+    from PIL import Image
+
+    guide = tmp_path / "guide.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(guide)
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red circle moving right\n\na blue square moving up\n")
+    out = tmp_path / "g.mp4"
+    code, err = run_main(generate_args(tiny_toy_dir, out, "--guide", guide, "--prompt_file", prompts), capsys)
+    assert code == 0, err
+    assert read_video(out).shape[0] == 1 + 3 + 2  # guide, clip 1 adds 3 frames (1 given), clip 2 adds 2 (2 given)
+    assert [c["prompt"] for c in json.loads(out.with_suffix(".json").read_text())["clips"]] == [
+        "a red circle moving right",
+        "a blue square moving up",
+    ]
+
+
+def test_generate_is_reproducible_by_seed(tiny_toy_dir, tmp_path, capsys):
+    outs = [tmp_path / f"{name}.mp4" for name in ("a", "b", "c")]
+    for out, seed in zip(outs, (1, 1, 2)):
+        assert run_main(generate_args(tiny_toy_dir, out, "--num_clips", "2", "--seed", seed), capsys)[0] == 0
+    a, b, c = (read_video(o) for o in outs)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def _bad_inputs(tiny_toy_dir, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    fit = ["fit", "--config", TINY_CONFIG, "--trainer.fast_dev_run", "1"]
+    return {
+        "missing checkpoint": (
+            ["generate", "--config", GENERATE_CONFIG, "--model.init_args.backbone.init_args.path", tmp_path / "no"],
+            "not found",
+        ),
+        "missing config": (["generate", "--config", tmp_path / "nope.yaml"], "does not exist"),
+        "resolution vs patch": (
+            [*fit, "--model.init_args.height", "18", "--data.init_args.resolution", "18"],
+            "divisib",
+        ),
+        "empty prompt file": (generate_args(tiny_toy_dir, tmp_path / "o.mp4", "--prompt_file", empty), "empty"),
+        "unreadable guide": (
+            generate_args(tiny_toy_dir, tmp_path / "o.mp4", "--guide", broken),
+            "not a readable image",
+        ),
+        "zero clips": (generate_args(tiny_toy_dir, tmp_path / "o.mp4", "--num_clips", "0"), "num_clips"),
+        "data/model mismatch": ([*fit, "--data.init_args.frames_per_clip", "6"], "agree"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing checkpoint", "missing config", "resolution vs patch", "empty prompt file", "unreadable guide",
+     "zero clips", "data/model mismatch"],
+)  # fmt: skip
+def test_bad_input_gets_one_line_and_exit_2_and_leaves_nothing(case, tiny_toy_dir, tmp_path, capsys):
+    args, expected = _bad_inputs(tiny_toy_dir, tmp_path)[case]
+    before = set(tmp_path.rglob("*"))
+    code, err = run_main(args, capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("lvg: error:")]
+    assert len(lines) == 1 and expected in lines[0], err
+    assert "Traceback" not in err
+    assert not {p for p in set(tmp_path.rglob("*")) - before if p.suffix in (".mp4", ".json")}
+
+
+def test_failure_during_generation_keeps_the_previous_video(tiny_toy_dir, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "keep.mp4"
+    assert run_main(generate_args(tiny_toy_dir, out, "--num_clips", "1"), capsys)[0] == 0
+    before = out.read_bytes()
+    from lvg.methods.extension import Extension
+
+    def crash(*args, **kwargs):
+        yield from ()
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Extension, "generate", crash)
+    with pytest.raises(RuntimeError):
+        main([str(a) for a in generate_args(tiny_toy_dir, out, "--num_clips", "3")])
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_console_script_exit_code(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "lvg.cli", "generate", "--config", str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("lvg: error: config file")
+    assert len(proc.stderr.strip().splitlines()) == 1
