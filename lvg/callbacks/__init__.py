@@ -1,5 +1,6 @@
 """Lightning callbacks lvg adds: exporting the trained backbone, logging sample long videos."""
 
 from lvg.callbacks.export import ExportBackbone
+from lvg.callbacks.sample_video import LogSampleVideo
 
-__all__ = ["ExportBackbone"]
+__all__ = ["ExportBackbone", "LogSampleVideo"]
