@@ -2,8 +2,9 @@
 
 import os
 
-from lvg.cli import run_cli
 from tests_paths import TINY_CONFIG
+
+from lvg.cli import run_cli
 
 
 def test_wandb_offline_without_key_logs_losses_and_a_sample_video(tmp_path, monkeypatch):
