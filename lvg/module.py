@@ -115,18 +115,23 @@ class LongVideoModule(L.LightningModule):
 
     # --- exact resume: global RNG state travels with the checkpoint -----------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # tensors and plain numbers only, so the checkpoint loads with torch.load(weights_only=True)
+        _, keys, pos, has_gauss, cached = np.random.get_state()
+        version, state, gauss = random.getstate()
         checkpoint["lvg_rng"] = {
             "torch": torch.get_rng_state(),
-            "numpy": np.random.get_state(),
-            "python": random.getstate(),
+            "numpy": [torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+            "python": [int(version), torch.tensor(state, dtype=torch.int64), gauss],
         }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         rng = checkpoint.get("lvg_rng")
         if rng:
             torch.set_rng_state(rng["torch"])
-            np.random.set_state(rng["numpy"])
-            random.setstate(rng["python"])
+            keys, pos, has_gauss, cached = rng["numpy"]
+            np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+            version, state, gauss = rng["python"]
+            random.setstate((version, tuple(state.tolist()), gauss))
 
     # --- generation -----------------------------------------------------------------------------------------
     def generate(self, request: GenerationRequest) -> Iterator[torch.Tensor]:

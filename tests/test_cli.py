@@ -157,3 +157,16 @@ def test_console_script_exit_code(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("lvg: error: config file")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_generate_loads_weights_from_a_fit_checkpoint(tiny_toy_dir, tmp_path, capsys):
+    fit = ["fit", "--config", TINY_CONFIG, "--trainer.max_epochs", "1", "--trainer.default_root_dir", tmp_path]
+    size = ["--model.init_args.height", "32", "--model.init_args.width", "32", "--data.init_args.resolution", "32"]
+    assert run_main([*fit, *size], capsys)[0] == 0
+    ckpt = next(tmp_path.rglob("*.ckpt"))
+    plain, trained = tmp_path / "plain.mp4", tmp_path / "trained.mp4"
+    assert run_main(generate_args(tiny_toy_dir, plain, "--num_clips", "1"), capsys)[0] == 0
+    assert run_main(generate_args(tiny_toy_dir, trained, "--num_clips", "1", "--ckpt_path", ckpt), capsys)[0] == 0
+    assert not np.array_equal(read_video(plain), read_video(trained))
+    code, err = run_main(generate_args(tiny_toy_dir, tmp_path / "x.mp4", "--ckpt_path", tmp_path / "no.ckpt"), capsys)
+    assert code == 2 and "does not exist" in err

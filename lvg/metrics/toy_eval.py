@@ -1,9 +1,9 @@
 """Drift of a model over toy-world long videos, against the world's ground truth (the README's quality bar).
 
 For each held-out seed, the model continues the world's first `condition_frames` frames with the world's per-clip
-prompts. Per clip, the clip's last frame is scored: sprite-colour mass kept relative to the guide (the last given
-frame) and background error against the true background; the same measures on the true frames are the reference.
-Curves are means over seeds.
+prompts, with its own noise seed (derived from `seed` and the world's seed). Per clip, the clip's last frame is
+scored: sprite-colour mass kept relative to the guide (the last given frame) and background error against the true
+background; the same measures on the true frames are the reference. Curves are means over seeds.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def evaluate_toy_drift(
     for s in range(base, base + num_seeds):
         clips, truth = toy_long_video(s, num_clips, f, c, res, max_sprites)
         start = truth[:c].permute(1, 0, 2, 3)[None] * 2 - 1
-        request = GenerationRequest(start, [clip.prompt for clip in clips], f, seed=seed)
+        request = GenerationRequest(start, [clip.prompt for clip in clips], f, seed=seed * 1_000_003 + s)
         video = (torch.cat(list(module.generate(request)), dim=1).permute(1, 0, 2, 3).cpu() + 1) / 2
         ends = [c - 1 + (i + 1) * step for i in range(num_clips)]  # last frame of each clip
         guide = truth[c - 1]
