@@ -9,6 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
+import yaml
+
 from lvg.backbones import Toy
 from lvg.methods import Extension
 from lvg.metrics.toy_eval import evaluate_toy_drift
@@ -41,9 +43,11 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=16)
     p.add_argument("--clips", type=int, default=12)
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--config", default="configs/toy/generate.yaml", help="method settings are read from here")
     p.add_argument("--out", default="checkpoints/toy/quality.json")
     args = p.parse_args()
-    module = LongVideoModule(Toy(path=args.checkpoint), Extension(condition_frames=2), SchedulerSampler(args.steps))
+    method_args = yaml.safe_load(open(args.config))["model"]["init_args"]["method"].get("init_args", {})
+    module = LongVideoModule(Toy(path=args.checkpoint), Extension(**method_args), SchedulerSampler(args.steps))
     result = evaluate_toy_drift(module, num_seeds=args.seeds, num_clips=args.clips)
     out = Path(args.out)
     out.write_text(json.dumps(result, indent=1))

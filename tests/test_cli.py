@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 from tests_paths import REPO, TINY_CONFIG
 
 from lvg.cli import main
@@ -26,10 +27,11 @@ def run_main(args, capsys) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("config", TOY_FIT_CONFIGS, ids=lambda p: p.name)
-def test_every_toy_config_trains(config, tmp_path, capsys):
-    code, err = run_main(
-        ["fit", "--config", config, "--trainer.fast_dev_run", "1", "--trainer.default_root_dir", tmp_path], capsys
-    )
+def test_every_toy_config_trains(config, tmp_path, capsys, tiny_toy_dir):
+    args = ["fit", "--config", config, "--trainer.fast_dev_run", "1", "--trainer.default_root_dir", tmp_path]
+    if "path" in yaml.safe_load(config.read_text())["model"]["init_args"]["backbone"].get("init_args", {}):
+        args += ["--model.init_args.backbone.init_args.path", tiny_toy_dir]  # a finetuning stage: start from a model
+    code, err = run_main(args, capsys)
     assert code == 0, err
     assert not (tmp_path / "backbone").exists()
 

@@ -28,10 +28,11 @@ def add_extension_channels(transformer: nn.Module, latent_channels: int) -> None
 
 
 def extension_input(x_t: torch.Tensor, cond_latents: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
-    """[B, 2C+1, F, H, W] model input; no condition means zero latents and an all-zero mask."""
+    """[B, 2C+1, F, H, W] model input; no condition means zero latents and an all-zero mask. `cond_latents` go in as
+    given (the method decides what frames without a condition hold: zeros, or a copy of a given frame)."""
     b, _, f, h, w = x_t.shape
     if cond_latents is None:
         cond_latents = torch.zeros_like(x_t)
         mask = torch.zeros(b, f, device=x_t.device, dtype=x_t.dtype)
     m = mask.to(x_t.dtype)[:, None, :, None, None]
-    return torch.cat([x_t, cond_latents.to(x_t.dtype) * m, m.expand(b, 1, f, h, w)], dim=1)
+    return torch.cat([x_t, cond_latents.to(x_t.dtype), m.expand(b, 1, f, h, w)], dim=1)

@@ -30,6 +30,9 @@ class Extension(Method):
             condition with rate 0.1; the split of the rest is not given in the paper, so it is an option).
         timestep_sampling: `uniform` t ~ U(0, 1) or `logit_normal` (SD3), one t per clip.
         loss_on_condition: also train on the given frames (off: the loss covers frames to generate only).
+        condition_fill: what the condition latents hold at frames to generate: `zeros` (§3.3: the condition is
+            "padded with zero-filled frames") or `nearest` (each such frame holds the nearest given frame, as SVD
+            repeats its guide latent on every frame; an lvg option, so copying stays local in space).
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class Extension(Method):
         task_probs: dict[str, float] | None = None,
         timestep_sampling: str = "uniform",
         loss_on_condition: bool = False,
+        condition_fill: str = "zeros",
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -46,6 +50,10 @@ class Extension(Method):
             f"min_condition_frames must be in [1, condition_frames={condition_frames}], got {min_condition_frames}",
         )
         require(timestep_sampling in ("uniform", "logit_normal"), f"unknown timestep_sampling {timestep_sampling!r}")
+        require(
+            condition_fill in ("zeros", "nearest"),
+            f"condition_fill must be 'zeros' or 'nearest', not {condition_fill!r}",
+        )
         probs = task_probs or {"first": 0.7, "last": 0.1, "first_last": 0.1, "none": 0.1}
         require(set(probs) <= set(TASKS), f"task_probs keys must be among {TASKS}, got {sorted(probs)}")
         require(abs(sum(probs.values()) - 1) < 1e-6, f"task_probs must sum to 1, got {sum(probs.values())}")
@@ -54,6 +62,23 @@ class Extension(Method):
         self.task_probs = probs
         self.timestep_sampling = timestep_sampling
         self.loss_on_condition = loss_on_condition
+        self.condition_fill = condition_fill
+
+    def fill_condition(self, latents: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Condition latents [B, C, f, h, w]: the given frames (mask 1), and at the others zeros or the nearest given
+        frame (ties go to the earlier one), per `condition_fill`."""
+        given = latents * mask[:, None, :, None, None]
+        if self.condition_fill == "zeros":
+            return given
+        f = mask.shape[1]
+        pos = torch.arange(f, device=mask.device, dtype=torch.float32)
+        dist = (pos[None, :, None] - pos[None, None, :]).abs() + 1e-3 * pos[None, None, :]  # [1, target, source]
+        dist = dist.masked_fill(mask[:, None, :] < 0.5, float("inf"))  # [B, f, f]
+        nearest = dist.argmin(dim=2)  # [B, f]
+        index = nearest[:, None, :, None, None].expand(-1, latents.shape[1], -1, *latents.shape[3:])
+        filled = latents.gather(2, index)
+        has_any = (mask.sum(1) > 0).to(latents.dtype)[:, None, None, None, None]
+        return filled * has_any
 
     # --- training -------------------------------------------------------------------------------------------
     def condition_mask(self, batch: int, latent_frames: int, backbone, generator: torch.Generator) -> torch.Tensor:
@@ -85,7 +110,7 @@ class Extension(Method):
         noise = torch.randn(x0.shape, generator=generator).to(device)
         mask = self.condition_mask(b, f, backbone, generator).to(device)
         x_t = flow_match_xt(x0, noise, t_rows)
-        cond = Condition(backbone.encode_prompts(list(batch["prompt"])), x0 * mask[:, None, :, None, None], mask)
+        cond = Condition(backbone.encode_prompts(list(batch["prompt"])), self.fill_condition(x0, mask), mask)
         pred = backbone.predict(x_t, t_rows, cond)
         per_frame = (pred - flow_match_target(x0, noise)).pow(2).mean(dim=(1, 3, 4))  # [B, f]
         weight = torch.ones_like(mask) if self.loss_on_condition else 1 - mask
@@ -103,7 +128,7 @@ class Extension(Method):
         latents[:, :, :k] = cond_lat
         mask = torch.zeros(1, latent_frames, device=cond_lat.device)
         mask[:, :k] = 1
-        return latents, mask
+        return self.fill_condition(latents, mask), mask
 
     @torch.no_grad()
     def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[torch.Tensor]:

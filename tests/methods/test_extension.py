@@ -117,3 +117,14 @@ def test_generation_is_seeded_and_each_clip_continues_the_last(tiny_module, monk
     parts = list(tiny_module.generate(_request(seed=3)))
     # clip 1 (index 1 in seen) is conditioned on the last two frames of clip 0 as generated
     assert torch.equal(seen[1][0], parts[1][:, -2:])
+
+
+def test_condition_fill_zeros_or_nearest_given_frame():
+    lat = torch.arange(6.0).view(1, 1, 6, 1, 1).repeat(3, 1, 1, 1, 1)
+    mask = torch.tensor([[1.0, 1, 0, 0, 0, 0], [1.0, 0, 0, 0, 0, 1], [0.0, 0, 0, 0, 0, 0]])
+    zeros = Extension(condition_fill="zeros").fill_condition(lat, mask).flatten(1)
+    nearest = Extension(condition_fill="nearest").fill_condition(lat, mask).flatten(1)
+    assert zeros.tolist() == [[0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 5], [0] * 6]
+    assert nearest.tolist() == [[0, 1, 1, 1, 1, 1], [0, 0, 0, 5, 5, 5], [0] * 6]
+    with pytest.raises(LvgError):
+        Extension(condition_fill="mean")
