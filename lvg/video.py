@@ -13,6 +13,14 @@ import torch
 from lvg.errors import LvgError
 
 
+def _publish(tmp: str | Path, path: str | Path) -> None:
+    """Give a finished temp file the permissions a normally created file gets (mkstemp makes it 0600), then rename."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def to_uint8(frames: torch.Tensor) -> np.ndarray:
     """[3, F, H, W] in [-1, 1] -> [F, H, W, 3] uint8."""
     x = ((frames.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
@@ -67,7 +75,7 @@ class VideoSink:
                         self._container.mux(packet)
                 self._container.close()
             if exc_type is None and self.frames_written:
-                os.replace(self._tmp, self.path)
+                _publish(self._tmp, self.path)
         finally:
             if self._tmp is not None and self._tmp.exists():
                 self._tmp.unlink()
@@ -81,7 +89,7 @@ def write_json_atomic(path: str | Path, data: dict) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1, default=str)
-        os.replace(tmp, path)
+        _publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -25,6 +25,7 @@ def test_nothing_appears_under_the_name_until_complete(tmp_path):
         sink.write(frames(2))
         assert not out.exists()
     assert out.exists()
+    assert out.stat().st_mode & 0o044  # readable by others, like a normally created file (not mkstemp's 0600)
 
 
 def test_an_error_midway_leaves_no_file_and_keeps_an_older_one(tmp_path):
