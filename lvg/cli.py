@@ -38,7 +38,8 @@ class LvgTrainer(Trainer):
             output: the mp4 to write (atomically; the sidecar is the same name with .json).
             num_clips: clips to generate (default: one per prompt-file line, else 12).
             prompt: one prompt for every clip. prompt_file: one prompt per line, one line per clip.
-            guide: a guide image for the first clip; without it the first frames and prompts come from a toy world.
+            guide: a guide image for the first clip, or a video whose last frames start the long video; without it
+                the first frames and prompts come from a toy world.
             toy_seed: which toy world starts the video when no guide is given.
             seed: the generation seed (each clip's noise comes from its own generator derived from it).
             fps: frames per second of the mp4.

@@ -27,20 +27,37 @@ def read_prompt_file(path: str) -> list[str]:
     return lines
 
 
-def load_guide_image(path: str, height: int, width: int) -> torch.Tensor:
-    """A guide image, resized (shorter side) and centre-cropped to the clip size: [1, 3, 1, H, W] in [-1, 1]."""
-    from PIL import Image, UnidentifiedImageError
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 
-    require(Path(path).is_file(), f"guide image {path!r} does not exist: give a PNG or JPEG file")
-    try:
-        img = Image.open(path).convert("RGB")
-    except (UnidentifiedImageError, OSError) as e:
-        raise LvgError(f"guide image {path!r} is not a readable image ({type(e).__name__}): give a PNG or JPEG") from e
+
+def _fit_frame(img, height: int, width: int) -> np.ndarray:
+    """Resize (shorter side) and centre-crop a PIL image to the clip size: [H, W, 3] float in [-1, 1]."""
+    from PIL import Image
+
     scale = max(height / img.height, width / img.width)
     img = img.resize((max(width, round(img.width * scale)), max(height, round(img.height * scale))), Image.BICUBIC)
     left, top = (img.width - width) // 2, (img.height - height) // 2
-    arr = np.asarray(img.crop((left, top, left + width, top + height)), dtype=np.float32) / 127.5 - 1
-    return torch.from_numpy(arr).permute(2, 0, 1)[None, :, None]
+    return np.asarray(img.crop((left, top, left + width, top + height)), dtype=np.float32) / 127.5 - 1
+
+
+def load_start_frames(path: str, height: int, width: int, frames: int) -> torch.Tensor:
+    """The first frames of the long video: a guide image (1 frame), or the last `frames` frames of a video file.
+    Resized and centre-cropped to the clip size: [1, 3, c, H, W] in [-1, 1]."""
+    from PIL import Image, UnidentifiedImageError
+
+    require(Path(path).is_file(), f"guide {path!r} does not exist: give a PNG/JPEG image or a video file")
+    if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+        from lvg.video import read_video
+
+        video = read_video(path)
+        images = [Image.fromarray(f) for f in video[-frames:]]
+    else:
+        try:
+            images = [Image.open(path).convert("RGB")]
+        except (UnidentifiedImageError, OSError) as e:
+            raise LvgError(f"guide {path!r} is not a readable image ({type(e).__name__}): give a PNG or JPEG") from e
+    arr = np.stack([_fit_frame(img, height, width) for img in images])  # [c, H, W, 3]
+    return torch.from_numpy(arr).permute(3, 0, 1, 2)[None]
 
 
 def plan_prompts(
@@ -84,7 +101,7 @@ def generate_video(
     c = getattr(module.method, "condition_frames", 1)
     toy_prompts = None
     if guide is not None:
-        start = load_guide_image(guide, h, w)
+        start = load_start_frames(guide, h, w, c)
     else:
         require(h == w, f"the toy world makes square frames, the model is {h}x{w}: give --guide")
         n = 12 if num_clips is None else num_clips

@@ -85,6 +85,8 @@ class LongVideoModule(L.LightningModule):
         self._check_batch(batch)
         out = self.method.loss(self.backbone, batch, self._step_generator(batch_idx))
         self.log_dict({f"train/{k}": v for k, v in out.items()}, prog_bar=True, batch_size=len(batch["video"]))
+        if self._trainer is not None and self.trainer.optimizers:
+            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=len(batch["video"]))
         return out["loss"]
 
     def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

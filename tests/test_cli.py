@@ -81,6 +81,22 @@ def test_generate_from_prompt_file_and_guide_image(tiny_toy_dir, tmp_path, capsy
     ]
 
 
+def test_generate_continues_a_given_video(tiny_toy_dir, tmp_path, capsys):
+    from lvg.video import VideoSink
+
+    start = tmp_path / "start.mp4"
+    with VideoSink(start) as sink:
+        sink.write(
+            np.random.default_rng(1).integers(0, 255, (5, 40, 56, 3), dtype=np.uint8)
+        )  # decord 0.6 fails on 48 px widths
+    out = tmp_path / "continued.mp4"
+    code, err = run_main(
+        generate_args(tiny_toy_dir, out, "--guide", start, "--prompt", "a red circle", "--num_clips", "2"), capsys
+    )
+    assert code == 0, err
+    assert read_video(out).shape[:2] == (2 + 2 * 2, 32)  # the video's last 2 frames, then 2 clips x 2 new frames
+
+
 def test_generate_is_reproducible_by_seed(tiny_toy_dir, tmp_path, capsys):
     outs = [tmp_path / f"{name}.mp4" for name in ("a", "b", "c")]
     for out, seed in zip(outs, (1, 1, 2)):

@@ -48,6 +48,7 @@ def test_cosine_schedule_warms_up_then_decays_to_zero(tmp_path, tiny_toy_dir):
     )  # fmt: skip
     sched = cli.trainer.lr_scheduler_configs[0].scheduler
     lam = sched.lr_lambdas[0]
+    assert cli.trainer.callback_metrics["train/lr"].item() == pytest.approx(3e-4 * lam(5))  # the last step's LR
     assert lam(0) == pytest.approx(0.5)  # warmup_steps = 2
     assert lam(2) == pytest.approx(1.0)
     assert lam(6) == pytest.approx(0.0, abs=1e-9)  # 2 epochs x 3 steps
