@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from lvg.data.toy_world import ToyWorld
+from lvg.data.toy_world import toy_start
 from lvg.errors import LvgError, require
 from lvg.methods.base import GenerationRequest
 from lvg.video import VideoSink, to_uint8, write_json_atomic
@@ -105,9 +105,7 @@ def generate_video(
     else:
         require(h == w, f"the toy world makes square frames, the model is {h}x{w}: give --guide")
         n = 12 if num_clips is None else num_clips
-        clips = ToyWorld(toy_seed, resolution=h, max_sprites=3).long_video(n, frames, overlap=c)
-        start = clips[0].frames[:c].permute(1, 0, 2, 3)[None] * 2 - 1
-        toy_prompts = [clip.prompt for clip in clips]
+        start, toy_prompts, _ = toy_start(toy_seed, n, frames, c, h)
     prompts = plan_prompts(num_clips, prompt, prompt_file, toy_prompts)
 
     steps = getattr(module.sampler, "num_steps", 0)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from lvg.data.toy_world import ToyWorld
+from lvg.data.toy_world import toy_start
 from lvg.methods.base import GenerationRequest
 from lvg.video import VideoSink, to_uint8
 
@@ -29,9 +29,8 @@ class LogSampleVideo(L.Callback):
             return
         c = getattr(pl_module.method, "condition_frames", 1)
         f = pl_module.frames_per_clip
-        clips = ToyWorld(self.toy_seed, resolution=pl_module.height).long_video(self.num_clips, f, overlap=c)
-        start = clips[0].frames[:c].permute(1, 0, 2, 3)[None] * 2 - 1
-        request = GenerationRequest(start, [clip.prompt for clip in clips], f, seed=self.toy_seed)
+        start, prompts, _ = toy_start(self.toy_seed, self.num_clips, f, c, pl_module.height)
+        request = GenerationRequest(start, prompts, f, seed=self.toy_seed)
         folder = Path(trainer.log_dir or trainer.default_root_dir) / "samples"
         path = folder / f"epoch={trainer.current_epoch}.mp4"
         clip_ends = []

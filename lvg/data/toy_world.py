@@ -279,3 +279,15 @@ def _concat_truth(a: Truth, b: Truth) -> Truth:
         background=b.background,
         sprite_masks=np.concatenate([a.sprite_masks, b.sprite_masks]),
     )
+
+
+def toy_start(
+    seed: int, num_clips: int, frames_per_clip: int, overlap: int, resolution: int, max_sprites: int = 3
+) -> tuple[torch.Tensor, list[str], list[Clip]]:
+    """What a toy long video starts from: the world's first `overlap` frames [1, 3, c, H, W] in [-1, 1], its
+    per-clip prompts, and its clips (ground truth for measuring drift)."""
+    clips = ToyWorld(seed, resolution=resolution, max_sprites=max_sprites).long_video(
+        num_clips, frames_per_clip, overlap
+    )
+    start = clips[0].frames[:overlap].permute(1, 0, 2, 3)[None] * 2 - 1
+    return start, [clip.prompt for clip in clips], clips

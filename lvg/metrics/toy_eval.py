@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import torch
 
-from lvg.data.toy_world import ToyWorld
+from lvg.data.toy_world import toy_start
 from lvg.methods.base import GenerationRequest
 from lvg.metrics.toy_drift import background_error, color_histogram_distance, sprite_mass_kept
 
 HELD_OUT_SEED_BASE = 900_000
 
 
-def toy_long_video(seed: int, num_clips: int, frames_per_clip: int, overlap: int, resolution: int, max_sprites: int):
-    """The world's clips and the continuous true frames [T, 3, H, W] in [0, 1] (overlaps counted once)."""
-    clips = ToyWorld(seed, resolution=resolution, max_sprites=max_sprites).long_video(
-        num_clips, frames_per_clip, overlap
-    )
-    frames = torch.cat([clips[0].frames] + [c.frames[overlap:] for c in clips[1:]])
-    return clips, frames
+def true_frames(clips: list, overlap: int) -> torch.Tensor:
+    """The continuous true frames [T, 3, H, W] in [0, 1] of consecutive clips (overlaps counted once)."""
+    return torch.cat([clips[0].frames] + [c.frames[overlap:] for c in clips[1:]])
 
 
 @torch.no_grad()
@@ -42,9 +38,9 @@ def evaluate_toy_drift(
     rows = {"mass": [], "background": [], "histogram": [], "true_mass": []}
     base = HELD_OUT_SEED_BASE if first_seed is None else first_seed
     for s in range(base, base + num_seeds):
-        clips, truth = toy_long_video(s, num_clips, f, c, res, max_sprites)
-        start = truth[:c].permute(1, 0, 2, 3)[None] * 2 - 1
-        request = GenerationRequest(start, [clip.prompt for clip in clips], f, seed=seed * 1_000_003 + s)
+        start, prompts, clips = toy_start(s, num_clips, f, c, res, max_sprites)
+        truth = true_frames(clips, c)
+        request = GenerationRequest(start, prompts, f, seed=seed * 1_000_003 + s)
         video = (torch.cat(list(module.generate(request)), dim=1).permute(1, 0, 2, 3).cpu() + 1) / 2
         ends = [c - 1 + (i + 1) * step for i in range(num_clips)]  # last frame of each clip
         guide = truth[c - 1]
