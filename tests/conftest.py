@@ -44,3 +44,11 @@ def tiny_module(tiny_toy_dir):
         height=16,
         width=16,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_wan_dir(tmp_path_factory) -> Path:
+    """A tiny seeded random Wan2.1 (transformer, VAE, UMT5, tokenizer, scheduler) saved in diffusers layout."""
+    from helpers.tiny_wan import save_tiny_wan
+
+    return save_tiny_wan(tmp_path_factory.mktemp("tiny_wan"))

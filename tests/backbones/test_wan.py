@@ -7,11 +7,10 @@ normalisation, clip-shape errors, and that our sampling loop and prompt encoder 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
-from helpers.tiny_wan import LATENT_CHANNELS, MAX_SEQUENCE_LENGTH, save_tiny_wan
+from helpers.tiny_wan import LATENT_CHANNELS, MAX_SEQUENCE_LENGTH
 from safetensors.torch import load_file
 
 from lvg.backbones import Condition, Wan
@@ -19,12 +18,6 @@ from lvg.errors import LvgError
 from lvg.sampling import SchedulerSampler
 
 PROMPTS = ["a red cat runs on the grass", "a dog"]
-
-
-@pytest.fixture(scope="session")
-def tiny_wan_dir(tmp_path_factory) -> Path:
-    """The tiny random Wan2.1 saved once per session (transformer/ vae/ text_encoder/ tokenizer/ scheduler/)."""
-    return save_tiny_wan(tmp_path_factory.mktemp("tiny_wan"))
 
 
 @pytest.fixture(scope="module")
