@@ -31,6 +31,7 @@ class LvgTrainer(Trainer):
         fps: int = 8,
         ckpt_path: str | None = None,
         progress: bool = True,
+        resume: bool = True,
     ) -> dict:
         """Generate a long video clip by clip into `output` (mp4) with a JSON sidecar beside it.
 
@@ -45,6 +46,8 @@ class LvgTrainer(Trainer):
             fps: frames per second of the mp4.
             ckpt_path: a Lightning checkpoint (.ckpt) to load weights from (default: the backbone's own weights).
             progress: show progress bars over clips and denoising steps.
+            resume: continue an interrupted run of the same command (its log `.<output>.resume/` is beside the
+                output); false starts over.
         """
         from lvg.generate import generate_video
 
@@ -63,6 +66,7 @@ class LvgTrainer(Trainer):
             fps=fps,
             config=getattr(self, "lvg_config", None),
             progress=progress,
+            resume=resume,
         )
 
 

@@ -5,6 +5,7 @@ Inputs are checked before anything is written; the mp4 and the sidecar appear un
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tqdm.auto import tqdm
 from lvg.data.toy_world import toy_start
 from lvg.errors import LvgError, require
 from lvg.methods.base import GenerationRequest
+from lvg.resume import ResumeLog
 from lvg.video import VideoSink, to_uint8, write_json_atomic
 
 
@@ -92,8 +94,10 @@ def generate_video(
     fps: int = 8,
     config: dict | None = None,
     progress: bool = True,
+    resume: bool = True,
 ) -> dict:
-    """Generate and write `output` (mp4) and `output`.json; returns the sidecar dict."""
+    """Generate and write `output` (mp4) and `output`.json; returns the sidecar dict. With `resume`, an interrupted
+    run of the same inputs (its log beside the output, see `lvg.resume`) continues where it stopped."""
     require(num_clips is None or num_clips >= 1, f"num_clips must be at least 1, got {num_clips}")
     out = Path(output)
     require(out.suffix.lower() == ".mp4", f"output {output!r} must end in .mp4")
@@ -116,14 +120,30 @@ def generate_video(
         step_bar.update(1)
 
     request = GenerationRequest(start=start, prompts=prompts, frames_per_clip=frames, seed=seed, on_step=on_step)
+    start_digest = hashlib.sha1(start.numpy().tobytes()).hexdigest()
+    model_config = (config or {}).get("model")
+    log = ResumeLog(out, {"start": start_digest, "prompts": prompts, "seed": seed, "fps": fps, "model": model_config})
+    state = log.load() if resume else None
     timings: list[float] = []
-    tic = time.perf_counter()
     with VideoSink(out, fps=fps) as sink, torch.no_grad():
+        if state is None:
+            log.start()
+        else:  # continue an interrupted run: re-encode its frames, then go on from its next clip
+            for chunk in log.frames(state["frames"], (h, w, 3)):
+                sink.write(chunk)
+            request.first_clip, request.carry, timings = state["next_clip"], state["carry"], list(state["timings"])
+            clip_bar.update(request.first_clip)
+        tic = time.perf_counter()
+        clip_index = request.first_clip
         for i, clip in enumerate(module.generate(request)):
-            sink.write(to_uint8(clip))
-            if i == 0:
+            pixels = to_uint8(clip)
+            sink.write(pixels)
+            log.append(pixels)
+            if i == 0 and request.first_clip == 0:
                 continue  # the given start frames
+            clip_index += 1
             timings.append(round(time.perf_counter() - tic, 4))
+            log.commit(clip_index, request.carry, sink.frames_written, timings)
             tic = time.perf_counter()
             clip_bar.update(1)
             step_bar.reset()
@@ -142,4 +162,5 @@ def generate_video(
         "config": config or {},
     }
     write_json_atomic(out.with_suffix(".json"), sidecar)
+    log.clear()
     return sidecar

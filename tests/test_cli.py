@@ -188,3 +188,38 @@ def test_generate_loads_weights_from_a_fit_checkpoint(tiny_toy_dir, tmp_path, ca
     assert not np.array_equal(read_video(plain), read_video(trained))
     code, err = run_main(generate_args(tiny_toy_dir, tmp_path / "x.mp4", "--ckpt_path", tmp_path / "no.ckpt"), capsys)
     assert code == 2 and "does not exist" in err
+
+
+def test_an_interrupted_generation_resumes_to_the_same_video(tiny_toy_dir, tmp_path, capsys, monkeypatch):
+    whole, resumed = tmp_path / "whole.mp4", tmp_path / "resumed.mp4"
+    assert run_main(generate_args(tiny_toy_dir, whole, "--num_clips", "4", "--seed", "2"), capsys)[0] == 0
+
+    from lvg.methods.extension import Extension
+
+    real = Extension.clip_condition
+    calls = {"n": 0}
+
+    def crash_in_third_clip(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("power cut")
+        return real(self, *args)
+
+    monkeypatch.setattr(Extension, "clip_condition", crash_in_third_clip)
+    with pytest.raises(RuntimeError, match="power cut"):
+        main([str(a) for a in generate_args(tiny_toy_dir, resumed, "--num_clips", "4", "--seed", "2")])
+    assert not resumed.exists()
+    log = tmp_path / ".resumed.mp4.resume"
+    assert (log / "state.pt").is_file()
+    monkeypatch.undo()
+
+    calls["n"] = 0
+    monkeypatch.setattr(
+        Extension, "clip_condition", lambda self, *a: (calls.update(n=calls["n"] + 1), real(self, *a))[1]
+    )
+    assert run_main(generate_args(tiny_toy_dir, resumed, "--num_clips", "4", "--seed", "2"), capsys)[0] == 0
+    assert calls["n"] == 2  # only clips 3 and 4 were generated again
+    assert np.array_equal(read_video(resumed), read_video(whole))
+    assert not log.exists()
+    side = json.loads(resumed.with_suffix(".json").read_text())
+    assert len(side["clips"]) == 4 and all(c["seconds"] is not None for c in side["clips"])

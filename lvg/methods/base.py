@@ -13,13 +13,18 @@ from lvg.sampling.scheduler_loop import StepCallback
 @dataclass
 class GenerationRequest:
     """What one long video is generated from. `start` [1, 3, c, H, W] in [-1, 1] are the given first frames (a guide
-    image is c = 1); `prompts` has one entry per clip."""
+    image is c = 1); `prompts` has one entry per clip.
+
+    Resuming: a method sets `carry` after each clip to what the next clip continues from; a request with
+    `first_clip = k` and that `carry` generates clips k, k+1, ... exactly as an uninterrupted run would."""
 
     start: torch.Tensor
     prompts: list[str]
     frames_per_clip: int
     seed: int = 0
     on_step: StepCallback | None = field(default=None, repr=False)
+    first_clip: int = 0
+    carry: torch.Tensor | None = field(default=None, repr=False)
 
     @property
     def num_clips(self) -> int:

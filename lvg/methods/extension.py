@@ -132,17 +132,23 @@ class Extension(Method):
 
     @torch.no_grad()
     def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[torch.Tensor]:
-        """Yield the given start frames, then each clip's new frames (the frames after its condition frames)."""
+        """Yield the given start frames, then each clip's new frames (the frames after its condition frames); the
+        carry to the next clip is its last `condition_frames` frames (set on the request before each yield)."""
         device = backbone.device
-        cond_pixels = request.start[:, :, -self.condition_frames :].to(device)
-        yield request.start[0].to(device)
+        if request.first_clip == 0:
+            cond_pixels = request.start[:, :, -self.condition_frames :].to(device)
+            yield request.start[0].to(device)
+        else:
+            cond_pixels = request.carry.to(device)
         f_lat = backbone.latent_frames(request.frames_per_clip)
-        for i, prompt in enumerate(request.prompts):
+        for i, prompt in enumerate(request.prompts[request.first_clip :], start=request.first_clip):
             latents, mask = self.clip_condition(backbone, cond_pixels, f_lat)
             cond = backbone.conditioning([prompt], latents, mask)
             generator = clip_generator(request.seed, i)
             noise = noise_init(tuple(latents.shape), generator, backbone=backbone, condition=cond).to(device)
             x0 = sampler(backbone.denoiser(cond), noise, backbone, generator, request.on_step)
             video = backbone.decode(x0)
-            yield video[0, :, cond_pixels.shape[2] :]
+            new_frames = video[0, :, cond_pixels.shape[2] :]
             cond_pixels = video[:, :, -self.condition_frames :]
+            request.carry = cond_pixels.cpu()
+            yield new_frames
