@@ -162,7 +162,8 @@ def test_failure_during_generation_keeps_the_previous_video(tiny_toy_dir, tmp_pa
     with pytest.raises(RuntimeError):
         main([str(a) for a in generate_args(tiny_toy_dir, out, "--num_clips", "3")])
     assert out.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    # no half-written video is left; only the resume log, which lets the same command continue
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == [".keep.mp4.resume"]
 
 
 def test_console_script_exit_code(tmp_path):
