@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from tests_paths import REPO, TINY_CONFIG
 
@@ -224,3 +225,12 @@ def test_an_interrupted_generation_resumes_to_the_same_video(tiny_toy_dir, tmp_p
     assert not log.exists()
     side = json.loads(resumed.with_suffix(".json").read_text())
     assert len(side["clips"]) == 4 and all(c["seconds"] is not None for c in side["clips"])
+
+
+@pytest.mark.parametrize("subcommand", ["validate", "test"])
+def test_validate_and_test_subcommands_report_a_loss(subcommand, tmp_path):
+    from lvg.cli import run_cli
+
+    cli = run_cli([subcommand, "--config", str(TINY_CONFIG), "--trainer.default_root_dir", str(tmp_path)])
+    key = "val/loss" if subcommand == "validate" else "test/loss"
+    assert torch.isfinite(cli.trainer.callback_metrics[key])
