@@ -81,24 +81,24 @@ class LongVideoModule(L.LightningModule):
                 f"{(self.frames_per_clip, self.height, self.width)}: make data and model agree in the config"
             )
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def _loss_step(self, stage: str, batch: dict, batch_idx: int, offset: int) -> torch.Tensor:
+        """The method's loss on one batch, logged as `<stage>/<name>`; each stage draws from its own generator."""
         self._check_batch(batch)
-        out = self.method.loss(self.backbone, batch, self._step_generator(batch_idx))
-        self.log_dict({f"train/{k}": v for k, v in out.items()}, prog_bar=True, batch_size=len(batch["video"]))
+        out = self.method.loss(self.backbone, batch, self._step_generator(batch_idx, offset))
+        self.log_dict({f"{stage}/{k}": v for k, v in out.items()}, prog_bar=True, batch_size=len(batch["video"]))
+        return out["loss"]
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self._loss_step("train", batch, batch_idx, offset=0)
         if self._trainer is not None and self.trainer.optimizers:
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=len(batch["video"]))
-        return out["loss"]
+        return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        self._check_batch(batch)
-        out = self.method.loss(self.backbone, batch, self._step_generator(batch_idx, offset=1))
-        self.log_dict({f"val/{k}": v for k, v in out.items()}, prog_bar=True, batch_size=len(batch["video"]))
-        return out["loss"]
+        return self._loss_step("val", batch, batch_idx, offset=1)
 
     def test_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        out = self.method.loss(self.backbone, batch, self._step_generator(batch_idx, offset=2))
-        self.log_dict({f"test/{k}": v for k, v in out.items()}, batch_size=len(batch["video"]))
-        return out["loss"]
+        return self._loss_step("test", batch, batch_idx, offset=2)
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
