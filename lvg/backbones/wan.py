@@ -76,14 +76,6 @@ class Wan(WanAdapter):
         if extension:
             add_extension_channels(self.transformer, self.latent_channels)
 
-    def make_scheduler(self, shift: float | None = None):
-        """The checkpoint's own scheduler class (FlowMatchEuler or UniPC with flow sigmas), `shift` overriding."""
-        cfg = dict(self.scheduler_config)
-        cls = getattr(diffusers, cfg.get("_class_name", "FlowMatchEulerDiscreteScheduler"))
-        if shift is not None:
-            cfg["flow_shift" if "flow_shift" in cfg else "shift"] = shift
-        return cls.from_config(cfg)
-
     def save_pretrained(self, path: str | Path) -> None:
         """A complete diffusers-layout checkpoint that `Wan(path)` (and WanPipeline) loads again: the trained
         `transformer/` + `scheduler/` + `lvg.json`, and the frozen `vae/`, `text_encoder/`, `tokenizer/` (copied from

@@ -10,8 +10,9 @@ import json
 import math
 from pathlib import Path
 
+import diffusers
 import torch
-from diffusers import FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
+from diffusers import WanTransformer3DModel
 from torch import nn
 
 from lvg.backbones.base import Condition
@@ -127,12 +128,14 @@ class WanAdapter(nn.Module):
     def num_train_timesteps(self) -> int:
         return int(self.scheduler_config.get("num_train_timesteps", 1000))
 
-    def make_scheduler(self, shift: float | None = None) -> FlowMatchEulerDiscreteScheduler:
-        """A fresh diffusers flow-match Euler scheduler from the backbone's config (`shift` overrides)."""
+    def make_scheduler(self, shift: float | None = None):
+        """A fresh scheduler of the checkpoint's own class (flow-match Euler, or UniPC with flow sigmas) from the
+        backbone's config; `shift` overrides its shift (`flow_shift` for UniPC)."""
         cfg = dict(self.scheduler_config)
+        cls = getattr(diffusers, cfg.get("_class_name", "FlowMatchEulerDiscreteScheduler"))
         if shift is not None:
-            cfg["shift"] = shift
-        return FlowMatchEulerDiscreteScheduler.from_config(cfg)
+            cfg["flow_shift" if "flow_shift" in cfg else "shift"] = shift
+        return cls.from_config(cfg)
 
     def save_pretrained(self, path: str | Path) -> None:
         """Write the trained parts in diffusers layout: `transformer/` (safetensors), `scheduler/`, `lvg.json`."""
