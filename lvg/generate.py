@@ -30,6 +30,7 @@ def read_prompt_file(path: str) -> list[str]:
 
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+DEFAULT_NUM_CLIPS = 12  # without --num_clips or a prompt file
 
 
 def _fit_frame(img, height: int, width: int) -> np.ndarray:
@@ -75,7 +76,7 @@ def plan_prompts(
             f"prompt file {prompt_file!r} has {len(lines)} lines but num_clips={n}: give one line per clip",
         )
         return lines[:n]
-    n = 12 if num_clips is None else num_clips
+    n = DEFAULT_NUM_CLIPS if num_clips is None else num_clips
     if prompt is not None:
         require(bool(prompt.strip()), "the prompt is empty: say what the video shows")
         return [prompt] * n
@@ -108,7 +109,7 @@ def generate_video(
         start = load_start_frames(guide, h, w, c)
     else:
         require(h == w, f"the toy world makes square frames, the model is {h}x{w}: give --guide")
-        n = 12 if num_clips is None else num_clips
+        n = DEFAULT_NUM_CLIPS if num_clips is None else num_clips
         start, toy_prompts, _ = toy_start(toy_seed, n, frames, c, h)
     prompts = plan_prompts(num_clips, prompt, prompt_file, toy_prompts)
 
