@@ -121,7 +121,7 @@ class Extension(Method):
     def clip_condition(
         self, backbone, cond_pixels: torch.Tensor, latent_frames: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Condition latents padded with zeros to the clip's length, and the mask of given frames."""
+        """Condition latents over the clip (given frames first, the rest per `condition_fill`) and the mask."""
         cond_lat = backbone.encode(cond_pixels)
         k = cond_lat.shape[2]
         latents = torch.zeros(*cond_lat.shape[:2], latent_frames, *cond_lat.shape[3:], device=cond_lat.device)
