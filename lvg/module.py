@@ -19,6 +19,7 @@ from lvg.backbones.wan_adapter import WanAdapter
 from lvg.errors import LvgError
 from lvg.methods.base import GenerationRequest, Method
 from lvg.sampling.scheduler_loop import SchedulerSampler
+from lvg.search.base import NoiseInit
 from lvg.search.gaussian import GaussianNoise
 
 
@@ -42,7 +43,7 @@ class LongVideoModule(L.LightningModule):
         backbone: WanAdapter,
         method: Method,
         sampler: SchedulerSampler | None = None,
-        noise_init: GaussianNoise | None = None,
+        noise_init: NoiseInit | None = None,
         frames_per_clip: int = 8,
         height: int = 32,
         width: int = 32,

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
 
 from lvg.sampling.scheduler_loop import StepCallback
+from lvg.search.base import ClipContext
 
 
 @dataclass
 class GenerationRequest:
     """What one long video is generated from. `start` [1, 3, c, H, W] in [-1, 1] are the given first frames (a guide
     image is c = 1); `prompts` has one entry per clip.
+
+    `on_step(step, t, x)` is called after every denoising step, `on_search(clip, log)` with each clip's noise-search
+    log (candidates' scores, winner, time).
 
     Resuming: a method sets `carry` after each clip to what the next clip continues from; a request with
     `first_clip = k` and that `carry` generates clips k, k+1, ... exactly as an uninterrupted run would."""
@@ -23,6 +27,7 @@ class GenerationRequest:
     frames_per_clip: int
     seed: int = 0
     on_step: StepCallback | None = field(default=None, repr=False)
+    on_search: Callable[[int, dict], None] | None = field(default=None, repr=False)
     first_clip: int = 0
     carry: torch.Tensor | None = field(default=None, repr=False)
 
@@ -31,9 +36,21 @@ class GenerationRequest:
         return len(self.prompts)
 
 
-def clip_generator(seed: int, clip_index: int) -> torch.Generator:
-    """Each clip draws from its own generator, so any clip can be regenerated (and a run resumed) alone."""
-    return torch.Generator().manual_seed(seed * 1_000_003 + clip_index)
+def clip_seed(seed: int, clip_index: int) -> int:
+    """Each clip draws from its own seed, so any clip can be regenerated (and a run resumed) alone."""
+    return seed * 1_000_003 + clip_index
+
+
+def sample_clip(ctx: ClipContext, noise_init, request: GenerationRequest) -> torch.Tensor:
+    """One clip's clean latents: the noise init picks where sampling starts (plain noise, or a search winner), then
+    the sampler runs the remaining steps. The strategy's log (if any) goes to `request.on_search`."""
+    start = noise_init(ctx)
+    if start.log is not None and request.on_search is not None:
+        request.on_search(ctx.clip_index, start.log)
+    x = start.start
+    if torch.is_tensor(x):
+        x = x.to(ctx.backbone.device)
+    return ctx.sampler.run(ctx.make_denoise(1), x, ctx.backbone, start.generator, request.on_step).x
 
 
 class Method:

@@ -13,9 +13,10 @@ import torch
 
 from lvg.backbones.base import Condition
 from lvg.errors import require
-from lvg.methods.base import GenerationRequest, Method, clip_generator
+from lvg.methods.base import GenerationRequest, Method, clip_seed, sample_clip
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
+from lvg.search.base import ClipContext
 
 TASKS = ("first", "last", "first_last", "none")
 
@@ -144,9 +145,17 @@ class Extension(Method):
         for i, prompt in enumerate(request.prompts[request.first_clip :], start=request.first_clip):
             latents, mask = self.clip_condition(backbone, cond_pixels, f_lat)
             cond = backbone.conditioning([prompt], latents, mask)
-            generator = clip_generator(request.seed, i)
-            noise = noise_init(tuple(latents.shape), generator, backbone=backbone, condition=cond).to(device)
-            x0 = sampler(backbone.denoiser(cond), noise, backbone, generator, request.on_step)
+            ctx = ClipContext(
+                shape=tuple(latents.shape),
+                seed=clip_seed(request.seed, i),
+                clip_index=i,
+                backbone=backbone,
+                sampler=sampler,
+                make_denoise=lambda n, cond=cond: backbone.denoiser(cond.repeat(n)),
+                guide=cond_pixels[0, :, -1],
+                keep_from=cond_pixels.shape[2],
+            )
+            x0 = sample_clip(ctx, noise_init, request)
             video = backbone.decode(x0)
             new_frames = video[0, :, cond_pixels.shape[2] :]
             cond_pixels = video[:, :, -self.condition_frames :]

@@ -1,12 +1,13 @@
-"""The plain noise init: seeded Gaussian noise (DESIGN.md axis 2; search strategies implement the same call)."""
+"""The plain noise init: seeded Gaussian noise (the naive chunk-by-chunk baseline)."""
 
 from __future__ import annotations
 
-import torch
+from lvg.search.base import ClipContext, ClipStart, NoiseInit, draw_noise
 
 
-class GaussianNoise:
+class GaussianNoise(NoiseInit):
     """Starting noise ~ N(0, I) drawn from the clip's own generator, so every clip reproduces alone."""
 
-    def __call__(self, shape: tuple[int, ...], generator: torch.Generator, **_context) -> torch.Tensor:
-        return torch.randn(shape, generator=generator)
+    def __call__(self, ctx: ClipContext) -> ClipStart:
+        noise, generator = draw_noise(ctx)
+        return ClipStart(noise, generator)
