@@ -120,19 +120,24 @@ def generate_video(
     def on_step(i: int, t: float, x: torch.Tensor) -> None:
         step_bar.update(1)
 
-    request = GenerationRequest(start=start, prompts=prompts, frames_per_clip=frames, seed=seed, on_step=on_step)
+    searches: dict[int, dict] = {}
+
+    def on_search(clip: int, search_log: dict) -> None:
+        searches[clip] = search_log
+
+    request = GenerationRequest(start, prompts, frames, seed=seed, on_step=on_step, on_search=on_search)
     start_digest = hashlib.sha1(start.numpy().tobytes()).hexdigest()
     model_config = (config or {}).get("model")
     log = ResumeLog(out, {"start": start_digest, "prompts": prompts, "seed": seed, "fps": fps, "model": model_config})
     state = log.load() if resume else None
-    timings: list[float] = []
+    records: list[dict] = []  # per clip: seconds, and the noise search's log if there was one
     with VideoSink(out, fps=fps) as sink, torch.no_grad():
         if state is None:
             log.start()
         else:  # continue an interrupted run: re-encode its frames, then go on from its next clip
             for chunk in log.frames(state["frames"], (h, w, 3)):
                 sink.write(chunk)
-            request.first_clip, request.carry, timings = state["next_clip"], state["carry"], list(state["timings"])
+            request.first_clip, request.carry, records = state["next_clip"], state["carry"], list(state["clips"])
             clip_bar.update(request.first_clip)
         tic = time.perf_counter()
         clip_index = request.first_clip
@@ -142,9 +147,12 @@ def generate_video(
             log.append(pixels)
             if i == 0 and request.first_clip == 0:
                 continue  # the given start frames
+            record = {"seconds": round(time.perf_counter() - tic, 4)}
+            if clip_index in searches:
+                record["search"] = searches.pop(clip_index)
+            records.append(record)
             clip_index += 1
-            timings.append(round(time.perf_counter() - tic, 4))
-            log.commit(clip_index, request.carry, sink.frames_written, timings)
+            log.commit(clip_index, request.carry, sink.frames_written, records)
             tic = time.perf_counter()
             clip_bar.update(1)
             step_bar.reset()
@@ -159,7 +167,7 @@ def generate_video(
         "frames_per_clip": frames,
         "seed": seed,
         "start": {"guide": guide} if guide else {"toy_seed": toy_seed},
-        "clips": [{"index": i, "prompt": p, "seconds": s} for i, (p, s) in enumerate(zip(prompts, timings))],
+        "clips": [{"index": i, "prompt": p, **r} for i, (p, r) in enumerate(zip(prompts, records))],
         "config": config or {},
     }
     write_json_atomic(out.with_suffix(".json"), sidecar)

@@ -1,7 +1,7 @@
 """The resume log of `lvg generate`: frames and carry of an unfinished run, kept beside the output.
 
 `.<output name>.resume/` holds `frames.u8` (every frame written so far, raw uint8, appended) and `state.pt` (the next
-clip, the method's carry, frames count, timings, and a fingerprint of the run's inputs), rewritten atomically after
+clip, the method's carry, frames count, per-clip records (time, search log), and a fingerprint of the run's inputs), rewritten atomically after
 each clip. A rerun of the same command re-encodes the logged frames and continues at the next clip; the log is
 removed once the video is complete.
 """
@@ -52,10 +52,10 @@ class ResumeLog:
             f.flush()
             os.fsync(f.fileno())
 
-    def commit(self, next_clip: int, carry: torch.Tensor, frames: int, timings: list[float]) -> None:
+    def commit(self, next_clip: int, carry: torch.Tensor, frames: int, clips: list[dict]) -> None:
         """Record that everything before `next_clip` is logged (atomic: temp file, then rename)."""
         state = {"fingerprint": self.fingerprint, "next_clip": next_clip, "carry": carry, "frames": frames,
-                 "timings": timings}  # fmt: skip
+                 "clips": clips}  # fmt: skip
         tmp = self.dir / "state.pt.tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.dir / "state.pt")

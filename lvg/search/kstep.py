@@ -1,0 +1,111 @@
+"""k-step noise search (chunk-wise paper, Algorithm 1 and §3.4-3.5), usable by any method that starts from noise.
+
+`restart` (the paper): m candidate noises are each denoised with only k steps, as one batch (split into sub-batches
+of `max_batch`); the previews are scored against the guide; the best noise is sampled again with the full s steps,
+from a freshly seeded generator as in §4.1, so it follows its preview's trajectory. k = s is the paper's brute-force
+search: the winning preview already is the full run and is returned as it is. m = 1 is the naive baseline (no
+preview is run).
+
+`prefix` (an lvg ablation): the candidates run the first k steps of the full s-step schedule; the model's clean
+prediction x0 at step k is scored; the winner continues from its state, so its first k steps are not recomputed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from lvg.errors import require
+from lvg.search.base import ClipContext, ClipStart, NoiseInit, draw_noise
+from lvg.search.scorers import ColourConsistencyScorer, Scorer
+
+STRATEGIES = ("restart", "prefix")
+
+
+class KStepSearch(NoiseInit):
+    """Choose each clip's starting noise among `candidates` by a `k`-step preview scored by `scorer`.
+
+    Args:
+        candidates: m, the number of candidate noises (paper's cost example: 10; 1 = naive).
+        k: preview steps (paper: 8 of s = 50); s is the sampler's `num_steps`. k = s is brute force.
+        scorer: the evaluator f of Algorithm 1 (default: the toy-world colour-consistency proxy).
+        strategy: `restart` (Algorithm 1) or `prefix` (score x0 after the schedule's first k steps, continue).
+        max_batch: candidates denoised together at most (a memory budget); None = all m in one batch.
+    """
+
+    def __init__(
+        self,
+        candidates: int = 10,
+        k: int = 8,
+        scorer: Scorer | None = None,
+        strategy: str = "restart",
+        max_batch: int | None = None,
+    ) -> None:
+        require(candidates >= 1, f"candidates (m) must be at least 1, got {candidates}")
+        require(k >= 1, f"k must be at least 1, got {k}")
+        require(strategy in STRATEGIES, f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+        require(max_batch is None or max_batch >= 1, f"max_batch must be at least 1 (or null), got {max_batch}")
+        self.candidates = candidates
+        self.k = k
+        self.scorer = scorer or ColourConsistencyScorer()
+        self.strategy = strategy
+        self.max_batch = max_batch
+
+    def check(self, num_steps: int) -> None:
+        require(
+            self.k <= num_steps,
+            f"k={self.k} is more than the sampler's {num_steps} steps: use 1 <= k <= s (k = s is brute force)",
+        )
+
+    def __call__(self, ctx: ClipContext) -> ClipStart:
+        s = ctx.sampler.num_steps
+        self.check(s)
+        if self.candidates == 1:
+            noise, generator = draw_noise(ctx)
+            return ClipStart(noise, generator, self._log([None], 0, 0.0, s))
+        began = time.perf_counter()
+        scores, runs = [], []
+        size = self.max_batch or self.candidates
+        for first in range(0, self.candidates, size):
+            rows = list(range(first, min(first + size, self.candidates)))
+            sub_scores, state, generators = self.preview(ctx, rows)
+            scores.append(sub_scores)
+            runs.append((state, generators))
+        scores = torch.cat(scores)
+        winner = int(scores.argmax())
+        log = self._log(scores.tolist(), winner, time.perf_counter() - began, s)
+        if self.strategy == "prefix" or self.k == s:
+            # continue the winner's own state; its generator is where the batched run left it (one per row)
+            state, generators = runs[winner // size]
+            return ClipStart(state.select([winner % size]), generators[winner % size], log)
+        noise, generator = draw_noise(ctx, winner)
+        return ClipStart(noise, generator, log)
+
+    @torch.no_grad()
+    def preview(self, ctx: ClipContext, rows: list[int]):
+        """Denoise candidates `rows` as one batch; their preview scores [len(rows)], the batch's state and the
+        candidates' generators (where their step noise stands)."""
+        drawn = [draw_noise(ctx, j) for j in rows]
+        noise = torch.cat([n for n, _ in drawn]).to(ctx.backbone.device)
+        generators = [g for _, g in drawn]
+        denoise = ctx.make_denoise(len(rows))
+        if self.strategy == "restart":
+            state = ctx.sampler.run(denoise, noise, ctx.backbone, generators, num_steps=self.k)
+            preview = state.x
+        else:
+            state = ctx.sampler.run(denoise, noise, ctx.backbone, generators, stop=self.k)
+            preview = state.x0
+        frames = ctx.backbone.decode(preview)[:, :, ctx.keep_from :]
+        return self.scorer(frames, ctx.guide.to(frames.device)).float().cpu(), state, generators
+
+    def _log(self, scores: list, winner: int, seconds: float, s: int) -> dict:
+        return {
+            "strategy": self.strategy,
+            "m": self.candidates,
+            "k": self.k,
+            "s": s,
+            "scores": scores,
+            "winner": winner,
+            "search_seconds": seconds,
+        }
