@@ -13,6 +13,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from lvg.errors import LvgError
 from lvg.module import LongVideoModule
+from lvg.tracking import log_search_table
 
 
 class LvgTrainer(Trainer):
@@ -54,7 +55,7 @@ class LvgTrainer(Trainer):
         if ckpt_path is not None:
             load_weights(model, ckpt_path)
         model.to(self.strategy.root_device)
-        return generate_video(
+        sidecar = generate_video(
             model,
             output,
             num_clips=num_clips,
@@ -68,6 +69,9 @@ class LvgTrainer(Trainer):
             progress=progress,
             resume=resume,
         )
+        searches = {c["index"]: c["search"] for c in sidecar["clips"] if "search" in c}
+        log_search_table(self.loggers, "generate/search", searches)
+        return sidecar
 
 
 def load_weights(model: LongVideoModule, ckpt_path: str) -> None:

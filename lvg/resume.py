@@ -1,9 +1,9 @@
 """The resume log of `lvg generate`: frames and carry of an unfinished run, kept beside the output.
 
 `.<output name>.resume/` holds `frames.u8` (every frame written so far, raw uint8, appended) and `state.pt` (the next
-clip, the method's carry, frames count, per-clip records (time, search log), and a fingerprint of the run's inputs), rewritten atomically after
-each clip. A rerun of the same command re-encodes the logged frames and continues at the next clip; the log is
-removed once the video is complete.
+clip, the method's carry, frames count, per-clip records (time, search log) and a fingerprint of the run's inputs),
+rewritten atomically after each clip. A rerun of the same command re-encodes the logged frames and continues at the
+next clip; the log is removed once the video is complete.
 """
 
 from __future__ import annotations

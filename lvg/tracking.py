@@ -24,3 +24,25 @@ class AutoWandbLogger(WandbLogger):
             os.environ.setdefault("WANDB_MODE", "offline")
             log_model = False  # WandbLogger refuses log_model in offline mode
         super().__init__(project=project, offline=offline, log_model=log_model, **kwargs)
+
+
+SEARCH_COLUMNS = ["clip", "candidate", "score", "winner", "search_seconds", "strategy", "m", "k", "s"]
+
+
+def search_rows(searches: dict[int, dict]) -> list[list]:
+    """One row per (clip, candidate) of noise-search logs {clip: log} (see `lvg.search.KStepSearch`)."""
+    rows = []
+    for clip, log in sorted(searches.items()):
+        for j, score in enumerate(log["scores"]):
+            meta = [log["search_seconds"], log["strategy"], log["m"], log["k"], log["s"]]
+            rows.append([clip, j, score, j == log["winner"], *meta])
+    return rows
+
+
+def log_search_table(loggers, key: str, searches: dict[int, dict], step: int | None = None) -> None:
+    """Log noise-search results as a W&B table (to every WandbLogger among `loggers`)."""
+    if not searches:
+        return
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_table(key, columns=SEARCH_COLUMNS, data=search_rows(searches), step=step)

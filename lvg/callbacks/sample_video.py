@@ -11,6 +11,7 @@ from lightning.pytorch.loggers import WandbLogger
 
 from lvg.data.toy_world import toy_start
 from lvg.methods.base import GenerationRequest
+from lvg.tracking import log_search_table
 from lvg.video import VideoSink, to_uint8
 
 
@@ -18,7 +19,8 @@ class LogSampleVideo(L.Callback):
     """Every `every_n_epochs` validations, continue toy world `toy_seed` for `num_clips` clips and log the result.
 
     The video lands in `<log_dir>/samples/epoch=E.mp4`; with a WandbLogger it is also logged as `samples/video`
-    and the last frame of each clip as `samples/clip_frames`.
+    and the last frame of each clip as `samples/clip_frames`; with a noise search, its candidates' scores and winners
+    as the table `samples/search`.
     """
 
     def __init__(self, num_clips: int = 3, toy_seed: int = 0, every_n_epochs: int = 1, fps: int = 8) -> None:
@@ -30,7 +32,8 @@ class LogSampleVideo(L.Callback):
         c = getattr(pl_module.method, "condition_frames", 1)
         f = pl_module.frames_per_clip
         start, prompts, _ = toy_start(self.toy_seed, self.num_clips, f, c, pl_module.height)
-        request = GenerationRequest(start, prompts, f, seed=self.toy_seed)
+        searches: dict[int, dict] = {}
+        request = GenerationRequest(start, prompts, f, seed=self.toy_seed, on_search=searches.__setitem__)
         folder = Path(trainer.log_dir or trainer.default_root_dir) / "samples"
         path = folder / f"epoch={trainer.current_epoch}.mp4"
         clip_ends = []
@@ -44,3 +47,4 @@ class LogSampleVideo(L.Callback):
             if isinstance(logger, WandbLogger):
                 logger.log_video("samples/video", [str(path)], step=trainer.global_step, fps=[self.fps])
                 logger.log_image("samples/clip_frames", [np.asarray(x) for x in clip_ends], step=trainer.global_step)
+        log_search_table(trainer.loggers, "samples/search", searches, step=trainer.global_step)

@@ -89,3 +89,20 @@ def test_an_interrupted_search_run_resumes_to_the_same_video_and_logs(tiny_toy_d
         return [{k: v for k, v in c["search"].items() if k != "search_seconds"} for c in clips]
 
     assert len(searches(resumed)) == 4 and searches(resumed) == searches(whole)
+
+
+def test_search_results_go_to_a_wandb_table(tiny_toy_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc login: offline
+    extra = [
+        "--model.init_args.noise_init.init_args.k", "2", "--model.init_args.noise_init.init_args.candidates", "3",
+        "--trainer.logger", "lvg.tracking.AutoWandbLogger", "--trainer.logger.save_dir", tmp_path,
+    ]  # fmt: skip
+    code, err = run_main(args("generate_chunkwise_kstep.yaml", tiny_toy_dir, tmp_path / "v.mp4", *extra), capsys)
+    assert code == 0, err
+    tables = list(tmp_path.rglob("media/table/generate/search_*.table.json"))
+    assert len(tables) == 1
+    table = json.loads(tables[0].read_text())
+    assert len(table["data"]) == 2 * 3  # 2 chunks x 3 candidates
+    winners = [row for row in table["data"] if row[table["columns"].index("winner")]]
+    assert len(winners) == 2
