@@ -56,4 +56,5 @@ def evaluate_toy_drift(
         "first_clip_mass_kept_per_seed": torch.stack(rows["mass"])[:, 0].tolist(),
         "first_clip_true_mass_kept": curves["true_mass"][0],
         "curves": curves,
+        "per_seed": {k: torch.stack(v).tolist() for k, v in rows.items()},
     }

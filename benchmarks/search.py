@@ -1,0 +1,209 @@
+"""k-step noise search on the toy default: cost per chunk, scorer quality, effect on drift, memory.
+
+python benchmarks/search.py [--quick] [--out benchmarks/search_report.json]
+
+- cost: wall time of one chunk (s = 50, k = 8, m = 10) with the batched search, the sequential loop over candidates
+  (max_batch = 1) and the prefix strategy, each over the naive chunk (m = 1); the paper's sequential cost model is
+  (s + m k) / s = 2.6;
+- scorer: Spearman rank correlation, over candidates, between a candidate's preview score and the ground-truth
+  quality of its full run (sprite-colour mass kept in the chunk's last frame), averaged over held-out worlds;
+- drift: naive vs k-step over 12 chunks on 16 held-out worlds, paired; per-chunk means of the sprite mass kept and
+  the paired difference with its standard error;
+- memory: peak RSS of a fresh process generating 5 vs 50 chunks with the search (flat: ratio <= 1.05).
+Not a test: the numbers depend on the machine; the report names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import REPO, commit  # noqa: E402
+
+CHECKPOINT = str(REPO / "checkpoints" / "toy")
+
+
+def toy_module(steps: int, search: dict | None, checkpoint: str = CHECKPOINT):
+    from lvg import LongVideoModule
+    from lvg.backbones import Toy
+    from lvg.methods import ChunkwiseI2V
+    from lvg.sampling import SchedulerSampler
+    from lvg.search import KStepSearch
+
+    noise_init = KStepSearch(**search) if search else None
+    method = ChunkwiseI2V(condition_fill="nearest")
+    return LongVideoModule(Toy(path=checkpoint), method, SchedulerSampler(steps), noise_init)
+
+
+def first_chunk_context(module, world_seed: int):
+    """The search context of a held-out world's first chunk, and its true clip."""
+    from lvg.data.toy_world import toy_start
+    from lvg.search.base import ClipContext
+
+    bb, method = module.backbone, module.method
+    start, prompts, clips = toy_start(world_seed, 1, module.frames_per_clip, 1, module.height)
+    latents, mask = method.clip_condition(bb, start, bb.latent_frames(module.frames_per_clip))
+    cond = bb.conditioning(prompts[:1], latents, mask)
+    ctx = ClipContext(
+        tuple(latents.shape),
+        world_seed,
+        0,
+        bb,
+        module.sampler,
+        lambda n: bb.denoiser(cond.repeat(n)),
+        start[0, :, 0],
+        1,
+    )
+    return ctx, clips[0]
+
+
+@torch.no_grad()
+def bench_cost(steps: int, k: int, m: int, repeats: int) -> list[dict]:
+    """Seconds of one chunk (search + full run) per configuration, over the naive chunk."""
+    from lvg.methods.base import GenerationRequest, sample_clip
+
+    configs = {
+        "naive": None,
+        "restart_batched": {"candidates": m, "k": k},
+        "restart_sequential": {"candidates": m, "k": k, "max_batch": 1},
+        "prefix_batched": {"candidates": m, "k": k, "strategy": "prefix"},
+    }
+    seconds = {}
+    for name, search in configs.items():
+        module = toy_module(steps, search)
+        ctx, _ = first_chunk_context(module, 900_000)
+        request = GenerationRequest(torch.zeros(1, 3, 1, 32, 32), ["x"], 8)
+        sample_clip(ctx, module.noise_init, request)  # warm-up
+        tic = time.perf_counter()
+        for _ in range(repeats):
+            sample_clip(ctx, module.noise_init, request)
+        seconds[name] = (time.perf_counter() - tic) / repeats
+    naive = seconds["naive"]
+    records = [record("search/naive_chunk_seconds", naive, "s", True, f"s={steps}, one chunk, toy checkpoint")]
+    for name in ("restart_batched", "restart_sequential", "prefix_batched"):
+        note = f"m={m}, k={k}, s={steps}; paper's sequential cost model (s + m k) / s = {(steps + m * k) / steps:.2f}"
+        records.append(record(f"search/{name}_over_naive", seconds[name] / naive, "ratio", True, note))
+    return records
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    ra, rb = a.argsort().argsort().float(), b.argsort().argsort().float()
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    return float((ra * rb).sum() / (ra.norm() * rb.norm()).clamp(min=1e-12))
+
+
+@torch.no_grad()
+def bench_scorer(steps: int, k: int, m: int, worlds: int) -> list[dict]:
+    """Rank correlation between preview scores and the full runs' ground-truth sprite mass kept."""
+    from lvg.metrics.toy_drift import sprite_mass_kept
+    from lvg.search.base import draw_noise
+
+    records = []
+    for strategy in ("restart", "prefix"):
+        module = toy_module(steps, {"candidates": m, "k": k, "strategy": strategy})
+        search, rhos = module.noise_init, []
+        for w in range(worlds):
+            ctx, clip = first_chunk_context(module, 900_000 + w)
+            scores, _, _ = search.preview(ctx, list(range(m)))
+            drawn = [draw_noise(ctx, j) for j in range(m)]
+            noise = torch.cat([n for n, _ in drawn])
+            full = module.sampler.run(ctx.make_denoise(m), noise, ctx.backbone, [g for _, g in drawn]).x
+            last = (module.backbone.decode(full)[:, :, -1] + 1) / 2  # [m, 3, H, W]
+            truth = torch.stack([sprite_mass_kept(last[j : j + 1], clip.frames[0])[0] for j in range(m)])
+            if truth.std() > 0 and scores.std() > 0:
+                rhos.append(spearman(scores, truth))
+        mean = sum(rhos) / max(len(rhos), 1)
+        note = f"{len(rhos)} worlds, m={m}, k={k} of s={steps}, colour-consistency scorer; aim >= 0.5"
+        records.append(record(f"search/scorer_spearman_{strategy}", mean, "rho", False, note))
+    return records
+
+
+@torch.no_grad()
+def bench_drift(steps: int, k: int, m: int, seeds: int, clips: int) -> tuple[list[dict], dict]:
+    """Naive vs k-step over `clips` chunks on `seeds` held-out worlds: per-chunk means and paired differences."""
+    from lvg.metrics.toy_eval import evaluate_toy_drift
+
+    naive = evaluate_toy_drift(toy_module(steps, None), num_seeds=seeds, num_clips=clips)
+    kstep = evaluate_toy_drift(toy_module(steps, {"candidates": m, "k": k}), num_seeds=seeds, num_clips=clips)
+    a, b = torch.tensor(naive["per_seed"]["mass"]), torch.tensor(kstep["per_seed"]["mass"])
+    diff = b - a
+    se = diff.std(0) / math.sqrt(seeds)
+    curves = {
+        "naive_mass": a.mean(0).tolist(),
+        "kstep_mass": b.mean(0).tolist(),
+        "kstep_minus_naive": diff.mean(0).tolist(),
+        "standard_error": se.tolist(),
+        "true_mass": naive["curves"]["true_mass"],
+    }
+    note = f"{seeds} worlds, {clips} chunks, m={m}, k={k}, s={steps}; paired over worlds"
+    records = [
+        record("search/drift_mass_last_chunk_naive", a[:, -1].mean().item(), "mass kept", False, note),
+        record("search/drift_mass_last_chunk_kstep", b[:, -1].mean().item(), "mass kept", False, note),
+        record("search/drift_mass_mean_gain", diff.mean().item(), "mass kept", False, note + ", mean over chunks"),
+    ]
+    return records, curves
+
+
+def peak_rss_of(num_clips: int, steps: int, k: int, m: int) -> float:
+    code = (
+        "import json, resource, sys, tempfile; sys.path.insert(0, 'benchmarks'); from search import toy_module; "
+        "from lvg.generate import generate_video; "
+        f"mod = toy_module({steps}, {{'candidates': {m}, 'k': {k}}}); d = tempfile.mkdtemp(); "
+        f"generate_video(mod, d + '/v.mp4', num_clips={num_clips}, progress=False); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def record(name: str, value: float, unit: str, lower_is_better: bool, notes: str) -> dict:
+    return {"name": name, "value": value, "unit": unit, "lower_is_better": lower_is_better, "notes": notes}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer worlds, chunks and steps (a few minutes)")
+    p.add_argument("--only", nargs="*", default=["cost", "scorer", "drift", "memory"])
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "search_report.json"))
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    s, k, m = (20, 4, 4) if args.quick else (50, 8, 10)
+    records, extra = [], {}
+    if "cost" in args.only:
+        records += bench_cost(s, k, m, repeats=1 if args.quick else 3)
+    if "scorer" in args.only:
+        records += bench_scorer(s, k, 8, worlds=3 if args.quick else 12)
+    if "drift" in args.only:
+        drift, extra["drift_curves"] = bench_drift(
+            s, k, m, seeds=3 if args.quick else 16, clips=3 if args.quick else 12
+        )
+        records += drift
+    if "memory" in args.only:
+        few, many = (2, 6) if args.quick else (5, 50)
+        small, large = peak_rss_of(few, 20, 4, 4), peak_rss_of(many, 20, 4, 4)
+        note = "fresh process, m=4, k=4, s=20; target <= 1.05"
+        records += [
+            record(f"search/peak_rss_{few}_chunks", small, "MB", True, note),
+            record(f"search/peak_rss_{many}_chunks", large, "MB", True, note),
+            record("search/peak_rss_ratio_many_over_few", large / small, "ratio", True, note),
+        ]
+    machine = f"{__import__('platform').machine()} {__import__('os').cpu_count()} cpus"
+    for r in records:
+        r.update(machine=machine, commit=commit())
+    Path(args.out).write_text(json.dumps({"records": records, **extra}, indent=1))
+    for r in records:
+        print(f"{r['name']:45s} {r['value']:10.3f} {r['unit']}")
+    if extra:
+        print(json.dumps(extra, indent=None))
+
+
+if __name__ == "__main__":
+    main()
