@@ -99,9 +99,15 @@ class WanAdapter(nn.Module):
         return self.text_encoder(prompts).to(self.device)
 
     def conditioning(
-        self, prompts: list[str], cond_latents: torch.Tensor | None = None, mask: torch.Tensor | None = None
+        self,
+        prompts: list[str],
+        cond_latents: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        guide: torch.Tensor | None = None,
     ) -> Condition:
-        """Text + (for extension models) condition latents and mask, as the model wants them."""
+        """Text + (for extension models) condition latents and mask, as the model wants them. `guide` (the given
+        pixel frames [B, 3, c, H, W] in [-1, 1]) is for backbones that embed the guide image themselves (SVD's CLIP
+        image embedding); this one uses the latents."""
         return Condition(self.encode_prompts(prompts), cond_latents, mask)
 
     def predict(self, x_t: torch.Tensor, t: torch.Tensor, cond: Condition) -> torch.Tensor:

@@ -144,7 +144,7 @@ class Extension(Method):
         f_lat = backbone.latent_frames(request.frames_per_clip)
         for i, prompt in enumerate(request.prompts[request.first_clip :], start=request.first_clip):
             latents, mask = self.clip_condition(backbone, cond_pixels, f_lat)
-            cond = backbone.conditioning([prompt], latents, mask)
+            cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels)
             ctx = ClipContext(
                 shape=tuple(latents.shape),
                 seed=clip_seed(request.seed, i),

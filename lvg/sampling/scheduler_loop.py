@@ -126,7 +126,8 @@ class SchedulerSampler:
         for i in range(state.step, stop):
             t = timesteps[i]
             t_rows = torch.full((batch, frames), float(t) / scale, device=x.device)
-            model_out = denoise(x, t_rows)
+            x_in = scheduler.scale_model_input(x, t) if hasattr(scheduler, "scale_model_input") else x
+            model_out = denoise(x_in, t_rows)
             out = scheduler.step(model_out, t, x, generator=generator, return_dict=True)
             x0 = _x0_from_output(out, model_out, x, t_rows, backbone)
             x = out.prev_sample
