@@ -99,6 +99,11 @@ class Extension(Method):
 
     def loss(self, backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Masked flow-matching loss: || v(x_t, t, cond) - (n - x0) ||^2 on frames to generate."""
+        require(
+            getattr(backbone, "prediction_type", "flow") == "flow",
+            f"{type(backbone).__name__} is not a rectified-flow model: this method's training loss is flow matching; "
+            "use it for generation only (training-free) or with a flow backbone (toy, Wan)",
+        )
         with torch.no_grad():
             x0 = backbone.encode(batch["video"])
         b, _, f = x0.shape[:3]
