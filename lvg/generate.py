@@ -80,7 +80,7 @@ def plan_prompts(
     if prompt is not None:
         require(bool(prompt.strip()), "the prompt is empty: say what the video shows")
         return [prompt] * n
-    return (toy_prompts or [""])[:n]
+    return (toy_prompts or [""] * n)[:n]  # no prompt: an empty one per clip (image-only models ignore it)
 
 
 def generate_video(

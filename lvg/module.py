@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import lightning as L
 import numpy as np
 import torch
+from torch import nn
 
-from lvg.backbones.wan_adapter import WanAdapter
 from lvg.errors import LvgError
 from lvg.methods.base import GenerationRequest, Method
 from lvg.sampling.scheduler_loop import SchedulerSampler
@@ -40,7 +40,7 @@ class LongVideoModule(L.LightningModule):
 
     def __init__(
         self,
-        backbone: WanAdapter,
+        backbone: nn.Module,
         method: Method,
         sampler: SchedulerSampler | None = None,
         noise_init: NoiseInit | None = None,

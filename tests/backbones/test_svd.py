@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import typing
 
 import numpy as np
 import pytest
@@ -177,18 +176,6 @@ def test_chunkwise_kstep_search_runs_on_svd(svd):
     assert len(logs) == 2 and all(len(log["scores"]) == 2 for log in logs)
 
 
-def _module_admits_svd() -> bool:
-    """LightningCLI only builds a backbone whose class is a subclass of LongVideoModule's `backbone` type hint."""
-    hint = typing.get_type_hints(LongVideoModule.__init__)["backbone"]
-    return isinstance(hint, type) and issubclass(Svd, hint)
-
-
-@pytest.mark.xfail(
-    not _module_admits_svd(),
-    reason="LongVideoModule's `backbone: WanAdapter` hint makes LightningCLI refuse lvg.backbones.Svd; "
-    "the proposed fix is `backbone: nn.Module`",
-    strict=True,
-)
 @pytest.mark.parametrize("config", SVD_CONFIGS, ids=lambda p: p.name)
 def test_svd_generate_configs_build_and_run(config, tiny_svd_dir, tmp_path, monkeypatch):
     from lvg.cli import run_cli
@@ -200,14 +187,30 @@ def test_svd_generate_configs_build_and_run(config, tiny_svd_dir, tmp_path, monk
     guide_image(3).save(guide)
     out = tmp_path / "x.mp4"
     args = [
-        "generate", "--config", str(config),
-        "--model.init_args.backbone.init_args.path", str(tiny_svd_dir),
-        "--model.init_args.backbone.init_args.dtype", "float32",
-        "--model.init_args.frames_per_clip", str(FRAMES),
-        "--model.init_args.height", str(SIZE), "--model.init_args.width", str(SIZE),
-        "--model.init_args.sampler.init_args.num_steps", "2",
-        "--num_clips", "1", "--output", str(out), "--progress", "false", "--guide", str(guide),
-    ]  # fmt: skip
+        "generate",
+        "--config",
+        str(config),
+        "--model.init_args.backbone.init_args.path",
+        str(tiny_svd_dir),
+        "--model.init_args.backbone.init_args.dtype",
+        "float32",
+        "--model.init_args.frames_per_clip",
+        str(FRAMES),
+        "--model.init_args.height",
+        str(SIZE),
+        "--model.init_args.width",
+        str(SIZE),
+        "--model.init_args.sampler.init_args.num_steps",
+        "2",
+        "--num_clips",
+        "2",
+        "--output",
+        str(out),
+        "--progress",
+        "false",
+        "--guide",
+        str(guide),
+    ]  # fmt: skip  (no --prompt: SVD has no text input)
     if "kstep" in config.name:
         args += [
             "--model.init_args.noise_init.init_args.k", "1",
@@ -217,8 +220,9 @@ def test_svd_generate_configs_build_and_run(config, tiny_svd_dir, tmp_path, monk
     cli = run_cli(args)
     assert isinstance(cli.model.backbone, Svd)
     sidecar = json.loads(out.with_suffix(".json").read_text())
-    assert sidecar["frames"] == 1 + FRAMES - 1  # the guide, then the clip's new frames
-    assert ("search" in sidecar["clips"][0]) == ("kstep" in config.name)
+    assert sidecar["frames"] == 1 + 2 * (FRAMES - 1)  # the guide, then each chunk's new frames
+    assert len(sidecar["clips"]) == 2
+    assert all(("search" in c) == ("kstep" in config.name) for c in sidecar["clips"])
 
 
 def test_bad_input_is_one_clear_error(tiny_svd_dir, svd, tmp_path):
