@@ -1,9 +1,10 @@
 """Backbones: thin adapters over diffusers models behind one protocol (see base.py and wan_adapter.py)."""
 
 from lvg.backbones.base import Condition
+from lvg.backbones.cogvideox import CogVideoX
 from lvg.backbones.svd import Svd
 from lvg.backbones.toy import Toy
 from lvg.backbones.wan import Wan
 from lvg.backbones.wan_adapter import WanAdapter
 
-__all__ = ["Condition", "Svd", "Toy", "Wan", "WanAdapter"]
+__all__ = ["CogVideoX", "Condition", "Svd", "Toy", "Wan", "WanAdapter"]

@@ -1,0 +1,496 @@
+"""CogVideoX image-to-video through diffusers (the chunk-wise paper's CogVideoX-5B-I2V, §4.1), used training-free.
+
+Loaded with `from_pretrained(path_or_id)` from a diffusers-layout folder (`transformer/`, `vae/`, `text_encoder/`,
+`tokenizer/`, `scheduler/`), e.g. THUDM/CogVideoX-5b-I2V. Everything a step needs mirrors diffusers'
+`CogVideoXImageToVideoPipeline`: T5 prompt embeddings, the guide image's VAE latents concatenated on channels, rotary
+embeddings, `ofs` (CogVideoX 1.5), classifier-free guidance, and the checkpoint's own scheduler (the DPM one behind a
+standard `step`, see `DPMStepAdapter`). Latents are [B, C, F, h, w] as everywhere in lvg; the transformer's
+frames-first layout [B, F, C, h, w] stays inside this file.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import diffusers
+import torch
+from diffusers import AutoencoderKLCogVideoX, CogVideoXDPMScheduler, CogVideoXTransformer3DModel
+from diffusers.models.embeddings import get_3d_rotary_pos_embed
+from diffusers.pipelines.cogvideo.pipeline_cogvideox_image2video import get_resize_crop_region_for_grid
+from diffusers.schedulers.scheduling_ddim import DDIMSchedulerOutput
+from torch import nn
+
+from lvg.backbones.wan import DTYPES, _link_or_copy
+from lvg.errors import LvgError, require
+
+LAYOUT = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")
+FROZEN_PARTS = ("vae", "text_encoder", "tokenizer")
+PREDICTION_TYPES = {"v_prediction": "v", "epsilon": "epsilon", "sample": "sample"}
+OFS = 2.0  # the pipeline's fixed `ofs` value for CogVideoX 1.5 I2V
+
+
+def frames_first(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, F, h, w] <-> [B, F, C, h, w] (the same permutation both ways)."""
+    return x.permute(0, 2, 1, 3, 4)
+
+
+@dataclass
+class CogVideoXCondition:
+    """One clip's condition: prompt embeddings `text` [B, L, D], the negative prompt's `negative` [B, L, D] (None
+    without guidance), and `image_latents` [B, f, C, h, w] frames-first: the guide's latent, then zeros (as the
+    pipeline's `prepare_latents` builds them)."""
+
+    text: torch.Tensor
+    image_latents: torch.Tensor
+    negative: torch.Tensor | None = None
+
+    def to(self, device: torch.device, dtype: torch.dtype | None = None) -> CogVideoXCondition:
+        def move(x):
+            return None if x is None else x.to(device=device, dtype=dtype or x.dtype)
+
+        return CogVideoXCondition(move(self.text), move(self.image_latents), move(self.negative))
+
+    def repeat(self, n: int) -> CogVideoXCondition:
+        """The same condition for a batch n times larger (e.g. search candidates)."""
+
+        def rep(x):
+            return None if x is None else x.repeat_interleave(n, dim=0)
+
+        return CogVideoXCondition(rep(self.text), rep(self.image_latents), rep(self.negative))
+
+
+class DPMStepAdapter:
+    """`CogVideoXDPMScheduler` behind the standard `step(model_output, timestep, sample, generator, return_dict)`.
+
+    Its own `step` also takes the previous step's clean prediction and the previous timestep (DPM-Solver++ 2M);
+    this keeps the prediction as the attribute `old_pred_original_sample` (per batch row, so `SamplingState.select`
+    keeps a search winner's history) and finds `timestep_back` in the schedule as the pipeline's loop does
+    (`timesteps[i - 1]`, None at i = 0). The step is stochastic: it runs in the pipeline's frames-first layout so
+    its noise is drawn exactly as the pipeline draws it. Everything else is forwarded to the wrapped scheduler.
+    """
+
+    def __init__(self, scheduler: CogVideoXDPMScheduler) -> None:
+        self.scheduler = scheduler
+        self.old_pred_original_sample: torch.Tensor | None = None  # frames-first, as the pipeline keeps it
+
+    def __getattr__(self, name: str):
+        inner = self.__dict__.get("scheduler")
+        if inner is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+    def set_timesteps(self, num_inference_steps: int, device: str | torch.device | None = None) -> None:
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        self.old_pred_original_sample = None
+
+    def step(
+        self,
+        model_output: torch.Tensor,
+        timestep: int | torch.Tensor,
+        sample: torch.Tensor,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        return_dict: bool = True,
+    ) -> DDIMSchedulerOutput | tuple[torch.Tensor, torch.Tensor]:
+        timesteps = self.scheduler.timesteps
+        index = (timesteps == torch.as_tensor(timestep, device=timesteps.device)).nonzero()
+        if len(index) == 0:
+            raise ValueError(f"timestep {timestep} is not in the scheduler's timesteps {timesteps.tolist()}")
+        i = int(index[0, 0])
+        prev, x0 = self.scheduler.step(
+            frames_first(model_output),
+            self.old_pred_original_sample,
+            timestep,
+            timesteps[i - 1] if i > 0 else None,
+            frames_first(sample),
+            generator=generator,
+            return_dict=False,
+        )
+        self.old_pred_original_sample = x0
+        prev, x0 = frames_first(prev), frames_first(x0)
+        if not return_dict:
+            return prev, x0
+        return DDIMSchedulerOutput(prev_sample=prev, pred_original_sample=x0)
+
+
+class T5Prompts:
+    """CogVideoX's prompt encoder: the T5 last hidden state over `max_sequence_length` padded tokens, no attention
+    mask (as the pipeline's `_get_t5_prompt_embeds`). Not an nn.Module attribute of the backbone: frozen, never in
+    its checkpoints; it follows the backbone's device when used."""
+
+    def __init__(self, path: str, max_sequence_length: int, dtype: torch.dtype) -> None:
+        from transformers import AutoTokenizer, T5EncoderModel
+
+        self.tokenizer = AutoTokenizer.from_pretrained(path, subfolder="tokenizer")
+        self.model = T5EncoderModel.from_pretrained(path, subfolder="text_encoder", torch_dtype=dtype)
+        self.model.eval().requires_grad_(False)
+        self.max_sequence_length = max_sequence_length
+
+    @torch.no_grad()
+    def __call__(self, prompts: list[str], device: torch.device) -> torch.Tensor:
+        if next(self.model.parameters()).device != device:
+            self.model.to(device)
+        ids = self.tokenizer(
+            prompts,
+            padding="max_length",
+            max_length=self.max_sequence_length,
+            truncation=True,
+            add_special_tokens=True,
+            return_tensors="pt",
+        ).input_ids
+        return self.model(ids.to(device))[0].float()
+
+
+def _check_local_layout(path: str) -> None:
+    """One clear error for a local folder that is missing or lacks a part (hub ids are left to from_pretrained)."""
+    root = Path(path).expanduser()
+    looks_local = root.is_absolute() or path.startswith((".", "~")) or path.count("/") != 1
+    if not root.exists():
+        if looks_local:
+            raise LvgError(f"CogVideoX checkpoint folder {path!r} not found: give a local folder in diffusers layout")
+        return
+    missing = [f"{p}/" for p in LAYOUT if not (root / p).is_dir()]
+    if missing:
+        raise LvgError(
+            f"{path!r} is not a CogVideoX checkpoint in diffusers layout: missing {', '.join(missing)} "
+            "(e.g. a local copy of THUDM/CogVideoX-5b-I2V)"
+        )
+
+
+class CogVideoX(nn.Module):
+    """Backbone protocol over a CogVideoX image-to-video checkpoint (CogVideoX-5B-I2V or 1.5), generation only.
+
+    Args:
+        path: diffusers-layout folder or hub id (THUDM/CogVideoX-5b-I2V).
+        dtype: weights of transformer, VAE and T5 (`bfloat16` as the model card runs it; `float32` for tests).
+        guidance_scale: classifier-free guidance weight (the pipeline's default 6); <= 1 switches it off.
+        max_sequence_length: T5 tokens per prompt; must be the transformer's `max_text_seq_length` (226).
+        negative_prompt: the unconditional prompt of guidance (the pipeline's default "").
+        image_latent_seed: None takes the VAE posterior's mode for the guide latent (deterministic); a seed samples
+            it from `torch.Generator().manual_seed(seed)`, as the pipeline does with its `generator`.
+        vae_tiling: decode in spatial tiles (diffusers' `enable_tiling`: less memory, slightly different pixels).
+            Batches are always decoded one video at a time (`enable_slicing`, same pixels), e.g. search previews.
+    """
+
+    is_extension = False  # the guide image enters through its own channels, not lvg's condition latents + mask
+
+    def __init__(
+        self,
+        path: str,
+        dtype: str = "float32",
+        guidance_scale: float = 6.0,
+        max_sequence_length: int = 226,
+        negative_prompt: str = "",
+        image_latent_seed: int | None = None,
+        vae_tiling: bool = False,
+    ) -> None:
+        super().__init__()
+        if dtype not in DTYPES:
+            raise LvgError(f"dtype {dtype!r} unknown: use one of {sorted(DTYPES)}")
+        path = str(path)
+        self.path = path
+        _check_local_layout(path)
+        torch_dtype = DTYPES[dtype]
+        try:
+            self.transformer = CogVideoXTransformer3DModel.from_pretrained(
+                path, subfolder="transformer", torch_dtype=torch_dtype
+            )
+            self.vae = AutoencoderKLCogVideoX.from_pretrained(path, subfolder="vae", torch_dtype=torch_dtype)
+            self.text_encoder = T5Prompts(path, max_sequence_length, torch_dtype)
+            sched_cfg = diffusers.CogVideoXDDIMScheduler.load_config(path, subfolder="scheduler")
+        except (OSError, ValueError) as e:
+            raise LvgError(
+                f"cannot load a CogVideoX checkpoint from {path!r} ({str(e).strip().splitlines()[0][:160]}): give a "
+                f"local folder in diffusers layout ({', '.join(f'{p}/' for p in LAYOUT)}) or a cached hub id"
+            ) from e
+        self.vae.requires_grad_(False).eval()
+        self.vae.enable_slicing()
+        if vae_tiling:
+            self.vae.enable_tiling()
+        self.scheduler_config = dict(sched_cfg)
+        cfg = self.transformer.config
+        require(
+            cfg.in_channels == 2 * cfg.out_channels,
+            f"{path!r} is not an image-to-video CogVideoX (in_channels {cfg.in_channels} != 2 x {cfg.out_channels}):"
+            " use an I2V checkpoint such as THUDM/CogVideoX-5b-I2V",
+        )
+        require(
+            max_sequence_length == cfg.max_text_seq_length,
+            f"max_sequence_length={max_sequence_length} but the transformer takes {cfg.max_text_seq_length} text "
+            f"tokens: set max_sequence_length: {cfg.max_text_seq_length}",
+        )
+        require(
+            getattr(diffusers, self.scheduler_config.get("_class_name", ""), None) is not None,
+            f"scheduler {self.scheduler_config.get('_class_name')!r} of {path!r} is not a diffusers scheduler",
+        )
+        self.guidance_scale = guidance_scale
+        self.negative_prompt = negative_prompt
+        self.image_latent_seed = image_latent_seed
+        self._negative: torch.Tensor | None = None
+        self._rope: dict = {}
+
+    # --- shapes ---------------------------------------------------------------------------------------------
+    @property
+    def prediction_type(self) -> str:
+        """What the model predicts, per the scheduler config ("v" for CogVideoX-5B-I2V's v_prediction)."""
+        kind = self.scheduler_config.get("prediction_type", "epsilon")
+        return PREDICTION_TYPES.get(kind, kind)
+
+    @property
+    def latent_channels(self) -> int:
+        return self.transformer.config.out_channels
+
+    @property
+    def temporal_compression(self) -> int:
+        return int(self.vae.config.temporal_compression_ratio)
+
+    @property
+    def spatial_compression(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)  # as the pipeline's vae_scale_factor_spatial
+
+    def latent_frames(self, frames: int) -> int:
+        """Latent frames of a clip of `frames` pixel frames (causal VAE: 1 + (F - 1) / 4)."""
+        return (frames - 1) // self.temporal_compression + 1
+
+    def check_clip(self, frames: int, height: int, width: int) -> None:
+        """One clear error for a clip shape the VAE, the patch size or the positional embeddings cannot take."""
+        r, s = self.temporal_compression, self.spatial_compression
+        cfg = self.transformer.config
+        require(
+            frames >= 1 and (frames - 1) % r == 0,
+            f"frames_per_clip={frames} is not allowed by the VAE's temporal compression {r}: use {r}k+1 frames "
+            "(CogVideoX-5B-I2V: 49)",
+        )
+        p = cfg.patch_size
+        for name, size in (("height", height), ("width", width)):
+            require(
+                size % (s * p) == 0,
+                f"{name} {size} is not divisible by VAE factor x patch size = {s * p}: use a multiple of {s * p}",
+            )
+        if cfg.use_learned_positional_embeddings:
+            h, w = cfg.sample_height * s, cfg.sample_width * s
+            require(
+                (height, width) == (h, w),
+                f"this CogVideoX has learned positional embeddings for {h}x{w} only, not {height}x{width}: "
+                f"set height: {h} and width: {w}",
+            )
+        p_t, n = cfg.patch_size_t, self.latent_frames(frames)
+        if p_t is not None and n % p_t:  # CogVideoX 1.5
+            fits = r * (p_t * (n // p_t + 1) - 1) + 1
+            raise LvgError(
+                f"frames_per_clip={frames} gives {n} latent frames, not a multiple of the temporal patch size {p_t} "
+                f"(the pipeline's padding frame is not supported): use e.g. {fits} frames"
+            )
+
+    # --- VAE ------------------------------------------------------------------------------------------------
+    @property
+    def scaling_factor(self) -> float:
+        return float(self.vae.config.scaling_factor)
+
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        """Video [B, 3, F, H, W] in [-1, 1] -> latents [B, C, f, h, w]: the VAE posterior's mode (deterministic;
+        the pipeline samples its image latent) times the scaling factor, the model's latent space."""
+        dist = self.vae.encode(video.to(self.device, self.vae.dtype)).latent_dist
+        return (dist.mode() * self.scaling_factor).float()
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents -> video [B, 3, F, H, W] in [-1, 1] (the pipeline's `decode_latents`, clamped)."""
+        video = self.vae.decode((latents / self.scaling_factor).to(self.vae.dtype)).sample
+        return video.float().clamp(-1, 1)
+
+    def image_latents(self, guide: torch.Tensor, latent_frames: int) -> torch.Tensor:
+        """The pipeline's `prepare_latents` image latents from the guide image = the last frame of `guide`
+        [B, 3, c, H, W]: VAE-encoded one image at a time, scaled (1 / scale where the VAE says
+        `invert_scale_latents`, CogVideoX 1.5), zero-padded to `latent_frames`, frames-first [B, f, C, h, w]."""
+        image = guide[:, :, -1:].to(self.device, self.vae.dtype)
+        generator = None if self.image_latent_seed is None else torch.Generator().manual_seed(self.image_latent_seed)
+        rows = []
+        for img in image:
+            dist = self.vae.encode(img[None]).latent_dist
+            rows.append(dist.mode() if generator is None else dist.sample(generator))
+        latents = frames_first(torch.cat(rows).float())
+        if getattr(self.vae.config, "invert_scale_latents", False):
+            latents = latents / self.scaling_factor
+        else:
+            latents = latents * self.scaling_factor
+        padding = latents.new_zeros(latents.shape[0], latent_frames - 1, *latents.shape[2:])
+        return torch.cat([latents, padding], dim=1)
+
+    # --- conditioning and prediction -------------------------------------------------------------------------
+    def encode_prompts(self, prompts: list[str]) -> torch.Tensor:
+        """Prompts -> T5 embeddings [B, L, D] on the model's device."""
+        return self.text_encoder(list(prompts), self.device)
+
+    @property
+    def guided(self) -> bool:
+        return self.guidance_scale > 1.0
+
+    def conditioning(
+        self,
+        prompts: list[str],
+        cond_latents: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        guide: torch.Tensor | None = None,
+        latent_frames: int | None = None,
+    ) -> CogVideoXCondition:
+        """Prompt (+ negative prompt) embeddings and the guide image's latents. The guide is the last frame of
+        `guide` [B, 3, c, H, W] in [-1, 1]; lvg's condition latents and mask are not an input of this model (they
+        only give the clip's latent frame count, unless `latent_frames` does)."""
+        require(guide is not None, "CogVideoX image-to-video needs the guide image: pass guide=[B, 3, c, H, W]")
+        f = latent_frames if latent_frames is not None else None if cond_latents is None else cond_latents.shape[2]
+        require(f is not None, "CogVideoX.conditioning needs the clip's latent frame count: give cond_latents")
+        text = self.encode_prompts(prompts)
+        negative = None
+        if self.guided:
+            if self._negative is None or self._negative.device != text.device:
+                self._negative = self.encode_prompts([self.negative_prompt])
+            negative = self._negative.expand(len(prompts), -1, -1)
+        return CogVideoXCondition(text, self.image_latents(guide, f), negative)
+
+    def _timestep(self, t: torch.Tensor) -> torch.Tensor:
+        """Per-frame times t [B, F] in [0, 1] -> the transformer's one timestep per sample [B]."""
+        require(
+            t.ndim == 2 and bool((t == t[:, :1]).all()),
+            "CogVideoX takes one timestep per sample: per-frame times must be equal across frames (use a method "
+            "that denoises all frames of a clip together)",
+        )
+        # the schedules are discrete (integer timesteps): round away the float error of t * 1000
+        return (t[:, 0].double() * self.num_train_timesteps).round().float()
+
+    def _forward(
+        self, x: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor, image_latents: torch.Tensor
+    ) -> torch.Tensor:
+        """The transformer on frames-first x [B, f, C, h, w], as the pipeline's denoising loop calls it."""
+        tr = self.transformer
+        cfg = tr.config
+        hidden = torch.cat([x, image_latents.to(x.dtype)], dim=2).to(tr.dtype)
+        f, h, w = x.shape[1], x.shape[3], x.shape[4]
+        rope = self._rotary(f, h, w, x.device) if cfg.use_rotary_positional_embeddings else None
+        ofs = None if cfg.ofs_embed_dim is None else x.new_full((1,), OFS)
+        out = tr(
+            hidden_states=hidden,
+            encoder_hidden_states=text.to(tr.dtype),
+            timestep=timestep.to(x.device),
+            ofs=ofs,
+            image_rotary_emb=rope,
+            return_dict=False,
+        )[0]
+        return out.float()
+
+    def _rotary(self, frames: int, h: int, w: int, device: torch.device):
+        """The pipeline's `_prepare_rotary_positional_embeddings` for latent frames x h x w (cached)."""
+        key = (frames, h, w, str(device))
+        if key not in self._rope:
+            cfg = self.transformer.config
+            p, p_t = cfg.patch_size, cfg.patch_size_t
+            grid = (h // p, w // p)
+            base_h, base_w = cfg.sample_height // p, cfg.sample_width // p
+            if p_t is None:  # CogVideoX 1.0
+                self._rope[key] = get_3d_rotary_pos_embed(
+                    embed_dim=cfg.attention_head_dim,
+                    crops_coords=get_resize_crop_region_for_grid(grid, base_w, base_h),
+                    grid_size=grid,
+                    temporal_size=frames,
+                    device=device,
+                )
+            else:  # CogVideoX 1.5
+                self._rope[key] = get_3d_rotary_pos_embed(
+                    embed_dim=cfg.attention_head_dim,
+                    crops_coords=None,
+                    grid_size=grid,
+                    temporal_size=(frames + p_t - 1) // p_t,
+                    grid_type="slice",
+                    max_size=(base_h, base_w),
+                    device=device,
+                )
+        return self._rope[key]
+
+    def predict(self, x_t: torch.Tensor, t: torch.Tensor, cond: CogVideoXCondition) -> torch.Tensor:
+        """Model output (unguided) for x_t [B, C, F, h, w] at per-frame times t [B, F] in [0, 1], equal across
+        frames (transformer timestep t * num_train_timesteps)."""
+        out = self._forward(frames_first(x_t), self._timestep(t), cond.text, cond.image_latents)
+        return frames_first(out)
+
+    def denoiser(self, cond: CogVideoXCondition):
+        """`denoise(x, t)` for a sampler, bound to one clip's condition: classifier-free guidance as the pipeline
+        (one batch [negative; positive], uncond + scale * (cond - uncond)) when guidance_scale > 1."""
+        if not self.guided:
+            return lambda x, t: self.predict(x, t, cond)
+        require(cond.negative is not None, "this condition has no negative prompt embeddings for guidance")
+
+        def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            x_ff = frames_first(x)
+            timestep = self._timestep(t)
+            out = self._forward(
+                torch.cat([x_ff, x_ff]),
+                torch.cat([timestep, timestep]),
+                torch.cat([cond.negative, cond.text]),
+                torch.cat([cond.image_latents, cond.image_latents]),
+            )
+            uncond, text = out.chunk(2)
+            return frames_first(uncond + self.guidance_scale * (text - uncond))
+
+        return denoise
+
+    # --- scheduler ------------------------------------------------------------------------------------------
+    @property
+    def num_train_timesteps(self) -> int:
+        return int(self.scheduler_config.get("num_train_timesteps", 1000))
+
+    def _diffusers_scheduler(self, shift: float | None = None):
+        cfg = dict(self.scheduler_config)
+        if shift is not None:
+            require("snr_shift_scale" in cfg, f"scheduler {cfg.get('_class_name')} has no SNR shift to set")
+            cfg["snr_shift_scale"] = shift
+        return getattr(diffusers, cfg["_class_name"]).from_config(cfg)
+
+    def make_scheduler(self, shift: float | None = None):
+        """A fresh scheduler of the checkpoint's own class from its config (`shift` sets `snr_shift_scale`); the
+        DPM one wrapped in `DPMStepAdapter` for the standard `step`, DDIM-type ones as they are."""
+        scheduler = self._diffusers_scheduler(shift)
+        return DPMStepAdapter(scheduler) if isinstance(scheduler, CogVideoXDPMScheduler) else scheduler
+
+    # --- checkpoints and the rest of the protocol ------------------------------------------------------------
+    def save_pretrained(self, path: str | Path) -> None:
+        """A complete diffusers-layout checkpoint that `CogVideoX(path)` and `CogVideoXImageToVideoPipeline` load:
+        `transformer/`, `scheduler/`, `model_index.json`, `lvg.json`, and the frozen `vae/`, `text_encoder/`,
+        `tokenizer/` (hard-linked or copied from the source folder, else saved from the loaded modules)."""
+        root = Path(path)
+        self.transformer.save_pretrained(root / "transformer", safe_serialization=True)
+        scheduler = self._diffusers_scheduler()
+        scheduler.save_pretrained(root / "scheduler")
+        source = Path(self.path).expanduser()
+        loaded = {"vae": self.vae, "text_encoder": self.text_encoder.model, "tokenizer": self.text_encoder.tokenizer}
+        for part in FROZEN_PARTS:
+            if (source / part).is_dir():
+                if (root / part).resolve() != (source / part).resolve():
+                    shutil.copytree(source / part, root / part, copy_function=_link_or_copy, dirs_exist_ok=True)
+            else:
+                loaded[part].save_pretrained(root / part)
+        index = {
+            "_class_name": "CogVideoXImageToVideoPipeline",
+            "_diffusers_version": diffusers.__version__,
+            "scheduler": ["diffusers", type(scheduler).__name__],
+            "text_encoder": ["transformers", type(self.text_encoder.model).__name__],
+            "tokenizer": ["transformers", type(self.text_encoder.tokenizer).__name__],
+            "transformer": ["diffusers", type(self.transformer).__name__],
+            "vae": ["diffusers", type(self.vae).__name__],
+        }
+        (root / "model_index.json").write_text(json.dumps(index, indent=2))
+        (root / "lvg.json").write_text(json.dumps({"backbone": "cogvideox"}, indent=1))
+
+    def attention_modules(self) -> list[nn.Module]:
+        """The transformer blocks' attention modules (joint text + video self-attention)."""
+        return [block.attn1 for block in self.transformer.transformer_blocks]
+
+    def enable_gradient_checkpointing(self) -> None:
+        self.transformer.enable_gradient_checkpointing()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.transformer.parameters()).device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.transformer.parameters())
