@@ -6,5 +6,6 @@ from lvg.backbones.svd import Svd
 from lvg.backbones.toy import Toy
 from lvg.backbones.wan import Wan
 from lvg.backbones.wan_adapter import WanAdapter
+from lvg.backbones.wan_i2v import WanI2V
 
-__all__ = ["CogVideoX", "Condition", "Svd", "Toy", "Wan", "WanAdapter"]
+__all__ = ["CogVideoX", "Condition", "Svd", "Toy", "Wan", "WanAdapter", "WanI2V"]

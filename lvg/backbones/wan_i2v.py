@@ -1,0 +1,314 @@
+"""Wan2.1 image-to-video through diffusers (Wan2.1-I2V-14B-480P/720P), used training-free as a chunk-wise backbone.
+
+Loaded with `from_pretrained(path_or_id)` from a diffusers-layout folder (`transformer/`, `vae/`, `text_encoder/`,
+`tokenizer/`, `image_encoder/`, `image_processor/`, `scheduler/`), e.g. Wan-AI/Wan2.1-I2V-14B-480P-Diffusers.
+Everything a step needs mirrors diffusers' `WanImageToVideoPipeline`: UMT5 prompt embeddings, the guide image's CLIP
+embedding (penultimate hidden states), the 20 condition channels (4 mask channels + the VAE latents of the guide
+followed by black frames) concatenated to the noisy latents, classifier-free guidance, and the checkpoint's own
+scheduler. The transformer is the T2V one with 36 input channels and an image embedder, so per-frame times reach it
+as per-token timesteps exactly as in `WanAdapter`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import diffusers
+import torch
+from torch import nn
+
+from lvg.backbones.base import Condition
+from lvg.backbones.wan import DTYPES, Wan, _link_or_copy
+from lvg.errors import LvgError, require
+from lvg.noise.timesteps import expand_to_tokens
+
+LAYOUT = ("transformer", "vae", "text_encoder", "tokenizer", "image_encoder", "image_processor", "scheduler")
+IMAGE_PARTS = ("image_encoder", "image_processor")
+MASK_CHANNELS = 4  # the pipeline's mask after folding the first frame's 4 (temporal compression) copies
+TEXT_TOKENS = 512  # fixed by diffusers' Wan attention when the transformer has added K/V projections
+
+
+@dataclass
+class WanI2VCondition:
+    """One clip's condition: prompt embeddings `text` [B, L, D], the negative prompt's `negative` [B, L, D] (None
+    without guidance), the guide's CLIP hidden states `image_embeds` [B, N, D_img], and `latents` [B, 4 + C, f, h, w]:
+    the 4-channel first-frame mask, then the normalised VAE latents of [guide, black frames] (the pipeline's
+    `prepare_latents` condition)."""
+
+    text: torch.Tensor
+    image_embeds: torch.Tensor
+    latents: torch.Tensor
+    negative: torch.Tensor | None = None
+
+    def to(self, device: torch.device, dtype: torch.dtype | None = None) -> WanI2VCondition:
+        def move(x):
+            return None if x is None else x.to(device=device, dtype=dtype or x.dtype)
+
+        return WanI2VCondition(move(self.text), move(self.image_embeds), move(self.latents), move(self.negative))
+
+    def repeat(self, n: int) -> WanI2VCondition:
+        """The same condition for a batch n times larger (e.g. search candidates)."""
+
+        def rep(x):
+            return None if x is None else x.repeat_interleave(n, dim=0)
+
+        return WanI2VCondition(rep(self.text), rep(self.image_embeds), rep(self.latents), rep(self.negative))
+
+
+class CLIPImages:
+    """The pipeline's `encode_image`: the checkpoint's CLIPImageProcessor on the guide as an 8-bit image, then the
+    CLIP vision tower's penultimate hidden states. Frozen, float32, not an nn.Module attribute of the backbone (never
+    in its checkpoints); it follows the backbone's device when used."""
+
+    def __init__(self, path: str) -> None:
+        from transformers import CLIPImageProcessor, CLIPVisionModel
+
+        self.processor = CLIPImageProcessor.from_pretrained(path, subfolder="image_processor")
+        self.model = CLIPVisionModel.from_pretrained(path, subfolder="image_encoder", torch_dtype=torch.float32)
+        self.model.eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """Images [B, 3, H, W] in [-1, 1] -> [B, N, D] (rounded to 8 bits first, as a PIL guide would be)."""
+        from PIL import Image
+
+        pixels = ((images.detach().float().clamp(-1, 1) + 1) / 2 * 255).round().to(torch.uint8)
+        pil = [Image.fromarray(p.permute(1, 2, 0).cpu().numpy()) for p in pixels]
+        inputs = self.processor(images=pil, return_tensors="pt")
+        if next(self.model.parameters()).device != device:
+            self.model.to(device)
+        out = self.model(pixel_values=inputs.pixel_values.to(device, self.model.dtype), output_hidden_states=True)
+        return out.hidden_states[-2].float()
+
+
+def _check_local_layout(path: str) -> None:
+    """One clear error for a local folder that is missing or lacks a part (hub ids are left to from_pretrained)."""
+    root = Path(path).expanduser()
+    looks_local = root.is_absolute() or path.startswith((".", "~")) or path.count("/") != 1
+    if not root.exists():
+        if looks_local:
+            raise LvgError(f"Wan I2V checkpoint folder {path!r} not found: give a local folder in diffusers layout")
+        return
+    missing = [f"{p}/" for p in LAYOUT if not (root / p).is_dir()]
+    if missing:
+        raise LvgError(
+            f"{path!r} is not a Wan image-to-video checkpoint in diffusers layout: missing {', '.join(missing)} "
+            "(e.g. a local copy of Wan-AI/Wan2.1-I2V-14B-480P-Diffusers)"
+        )
+
+
+_GENERATOR_STEP: dict[type, type] = {}
+
+
+def accept_generator(scheduler):
+    """The scheduler with a `step` that takes (and ignores) `generator=`, for deterministic multistep schedulers
+    whose `step` has no such argument (UniPC, the one Wan2.1 checkpoints ship): the sampler passes one to every
+    step. The instance is re-classed to a same-named subclass, so its state, copies and saved config stay as they
+    are."""
+    cls = type(scheduler)
+    if "generator" in inspect.signature(cls.step).parameters:
+        return scheduler
+    if cls not in _GENERATOR_STEP:
+
+        def step(self, model_output, timestep, sample, *args, generator=None, **kwargs):
+            return cls.step(self, model_output, timestep, sample, *args, **kwargs)
+
+        _GENERATOR_STEP[cls] = type(cls.__name__, (cls,), {"step": step, "__doc__": cls.__doc__})
+    scheduler.__class__ = _GENERATOR_STEP[cls]
+    return scheduler
+
+
+class WanI2V(Wan):
+    """Backbone protocol over a Wan2.1 image-to-video checkpoint, generation as `WanImageToVideoPipeline` does it.
+
+    Args:
+        path: diffusers-layout folder or hub id (Wan-AI/Wan2.1-I2V-14B-480P-Diffusers).
+        dtype: weights of the transformer (`bfloat16` for the 14B; `float32` for tests). The VAE, UMT5 and CLIP
+            stay float32, as the model card loads the VAE and image encoder.
+        guidance_scale: classifier-free guidance weight (the pipeline's default 5); <= 1 switches it off.
+        negative_prompt: the unconditional prompt of guidance (the pipeline's default "").
+        max_sequence_length: UMT5 tokens per prompt (512: fixed by the transformer's image cross-attention).
+    """
+
+    is_extension = False  # the guide enters through the I2V model's own 20 channels, not lvg's condition + mask
+
+    def __init__(
+        self,
+        path: str,
+        dtype: str = "float32",
+        guidance_scale: float = 5.0,
+        negative_prompt: str = "",
+        max_sequence_length: int = TEXT_TOKENS,
+    ) -> None:
+        if dtype not in DTYPES:
+            raise LvgError(f"dtype {dtype!r} unknown: use one of {sorted(DTYPES)}")
+        path = str(path)
+        _check_local_layout(path)
+        super().__init__(path, extension=False, dtype=dtype, max_sequence_length=max_sequence_length)
+        try:
+            self.image_encoder = CLIPImages(path)
+        except (OSError, ValueError) as e:
+            raise LvgError(
+                f"cannot load the CLIP image encoder of {path!r} ({str(e).strip().splitlines()[0][:160]}): give a "
+                f"local folder in diffusers layout ({', '.join(f'{p}/' for p in LAYOUT)}) or a cached hub id"
+            ) from e
+        cfg = self.transformer.config
+        require(
+            cfg.in_channels == 2 * cfg.out_channels + MASK_CHANNELS and cfg.image_dim is not None,
+            f"{path!r} is not a Wan image-to-video transformer (in_channels {cfg.in_channels}, image_dim "
+            f"{cfg.image_dim}): use an I2V checkpoint such as Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
+        )
+        require(
+            cfg.added_kv_proj_dim is None or max_sequence_length == TEXT_TOKENS,
+            f"max_sequence_length={max_sequence_length} but Wan I2V's cross-attention takes exactly {TEXT_TOKENS} "
+            f"text tokens: set max_sequence_length: {TEXT_TOKENS}",
+        )
+        require(
+            getattr(diffusers, self.scheduler_config.get("_class_name", ""), None) is not None,
+            f"scheduler {self.scheduler_config.get('_class_name')!r} of {path!r} is not a diffusers scheduler",
+        )
+        self.guidance_scale = guidance_scale
+        self.negative_prompt = negative_prompt
+        self._negative: torch.Tensor | None = None
+
+    # --- conditioning ---------------------------------------------------------------------------------------
+    @property
+    def guided(self) -> bool:
+        return self.guidance_scale > 1.0
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Guide images [B, 3, H, W] in [-1, 1] -> CLIP hidden states [B, N, D_img] on the model's device."""
+        return self.image_encoder(images, self.device)
+
+    def condition_latents(self, guide: torch.Tensor, latent_frames: int) -> torch.Tensor:
+        """The pipeline's `prepare_latents` condition for guide images [B, 3, H, W]: the 4-channel mask (1 on the
+        first latent frame) and the normalised VAE latents (posterior mode) of the guide followed by black frames,
+        [B, 4 + C, f, h, w]."""
+        b, _, height, width = guide.shape
+        frames = (latent_frames - 1) * self.temporal_compression + 1
+        video = guide.new_zeros(b, 3, frames, height, width)
+        video[:, :, 0] = guide
+        latents = self.encode(video)
+        mask = latents.new_zeros(b, MASK_CHANNELS, *latents.shape[2:])
+        mask[:, :, 0] = 1
+        return torch.cat([mask, latents], dim=1)
+
+    def conditioning(
+        self,
+        prompts: list[str],
+        cond_latents: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        guide: torch.Tensor | None = None,
+        latent_frames: int | None = None,
+    ) -> WanI2VCondition:
+        """Prompt (+ negative prompt) embeddings, the guide's CLIP embedding and condition latents. The guide is the
+        last frame of `guide` [B, 3, c, H, W] in [-1, 1]; lvg's condition latents and mask are not an input of this
+        model (they only give the clip's latent frame count, unless `latent_frames` does)."""
+        require(guide is not None, "Wan image-to-video needs the guide image: pass guide=[B, 3, c, H, W]")
+        f = latent_frames if latent_frames is not None else None if cond_latents is None else cond_latents.shape[2]
+        require(f is not None, "WanI2V.conditioning needs the clip's latent frame count: give cond_latents")
+        image = guide[:, :, -1].to(self.device)
+        text = self.encode_prompts(list(prompts))
+        negative = None
+        if self.guided:
+            if self._negative is None or self._negative.device != text.device:
+                self._negative = self.encode_prompts([self.negative_prompt])
+            negative = self._negative.expand(len(prompts), -1, -1)
+        image_embeds = self.encode_image(image)
+        if image_embeds.shape[0] != len(prompts):
+            image_embeds = image_embeds.expand(len(prompts), -1, -1)
+        latents = self.condition_latents(image, f)
+        if latents.shape[0] != len(prompts):
+            latents = latents.expand(len(prompts), -1, -1, -1, -1)
+        return WanI2VCondition(text, image_embeds, latents, negative)
+
+    # --- prediction -----------------------------------------------------------------------------------------
+    def _timestep(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame flow times t [B, F] in [0, 1] -> per-token timesteps [B, F * tokens per frame] (0..1000)."""
+        _, p_h, p_w = self.transformer.config.patch_size
+        tokens_per_frame = (x.shape[-2] // p_h) * (x.shape[-1] // p_w)
+        return expand_to_tokens(t.float() * self.num_train_timesteps, tokens_per_frame)
+
+    def _forward(self, x: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor, cond: WanI2VCondition):
+        """The transformer as the pipeline's loop calls it: [latents, condition] on channels, the image embedding."""
+        tr = self.transformer
+        dtype = tr.dtype
+        out = tr(
+            hidden_states=torch.cat([x, cond.latents.to(x.dtype)], dim=1).to(dtype),
+            timestep=timestep,
+            encoder_hidden_states=text.to(dtype),
+            encoder_hidden_states_image=cond.image_embeds.to(dtype),
+            return_dict=False,
+        )[0]
+        return out.float()
+
+    def _check_condition(self, cond) -> None:
+        if not isinstance(cond, WanI2VCondition):
+            raise LvgError(
+                "WanI2V takes the condition WanI2V.conditioning builds from the guide image, not "
+                f"{type(cond).__name__} (lvg's training losses build a plain Condition: finetuning WanI2V is not "
+                "supported yet)"
+            )
+
+    def predict(self, x_t: torch.Tensor, t: torch.Tensor, cond: WanI2VCondition | Condition) -> torch.Tensor:
+        """Model output (velocity, unguided) for x_t [B, C, F, h, w] at per-frame flow times t [B, F] in [0, 1]."""
+        self._check_condition(cond)
+        return self._forward(x_t, self._timestep(t, x_t), cond.text, cond)
+
+    def denoiser(self, cond: WanI2VCondition):
+        """`denoise(x, t)` for a sampler, bound to one clip's condition: classifier-free guidance as the pipeline
+        (a conditional and an unconditional call, uncond + scale * (cond - uncond)) when guidance_scale > 1."""
+        self._check_condition(cond)
+        if not self.guided:
+            return lambda x, t: self.predict(x, t, cond)
+        require(cond.negative is not None, "this condition has no negative prompt embeddings for guidance")
+
+        def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            timestep = self._timestep(t, x)
+            text = self._forward(x, timestep, cond.text, cond)
+            uncond = self._forward(x, timestep, cond.negative, cond)
+            return uncond + self.guidance_scale * (text - uncond)
+
+        return denoise
+
+    # --- scheduler and checkpoints ---------------------------------------------------------------------------
+    def make_scheduler(self, shift: float | None = None):
+        """A fresh scheduler of the checkpoint's own class (UniPC with flow sigmas for Wan2.1 I2V) from its config;
+        `shift` overrides its shift (`flow_shift` for UniPC). Its `step` accepts the sampler's `generator=`."""
+        return accept_generator(super().make_scheduler(shift))
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """A complete diffusers-layout checkpoint that `WanI2V(path)` and `WanImageToVideoPipeline` load: the
+        trained `transformer/` + `scheduler/`, `lvg.json`, `model_index.json`, and the frozen `vae/`,
+        `text_encoder/`, `tokenizer/`, `image_encoder/`, `image_processor/` (hard-linked or copied from the source
+        folder, else saved from the loaded modules)."""
+        super().save_pretrained(path)
+        root = Path(path)
+        source = Path(self.path).expanduser()
+        loaded = {"image_encoder": self.image_encoder.model, "image_processor": self.image_encoder.processor}
+        for part in IMAGE_PARTS:
+            if (source / part).is_dir():
+                if (root / part).resolve() != (source / part).resolve():
+                    shutil.copytree(source / part, root / part, copy_function=_link_or_copy, dirs_exist_ok=True)
+            else:
+                loaded[part].save_pretrained(root / part)
+        index = {
+            "_class_name": "WanImageToVideoPipeline",
+            "_diffusers_version": diffusers.__version__,
+            "image_encoder": ["transformers", type(self.image_encoder.model).__name__],
+            "image_processor": ["transformers", "CLIPImageProcessor"],
+            "scheduler": ["diffusers", self.scheduler_config.get("_class_name", "UniPCMultistepScheduler")],
+            "text_encoder": ["transformers", type(self.text_encoder.model).__name__],
+            "tokenizer": ["transformers", type(self.text_encoder.tokenizer).__name__],
+            "transformer": ["diffusers", type(self.transformer).__name__],
+            "vae": ["diffusers", type(self.vae).__name__],
+        }
+        (root / "model_index.json").write_text(json.dumps(index, indent=2))
+
+    def attention_modules(self) -> list[nn.Module]:
+        """The self-attention modules (where a KV cache and LoRA attach)."""
+        return [block.attn1 for block in self.transformer.blocks]
