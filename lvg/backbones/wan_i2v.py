@@ -11,7 +11,6 @@ as per-token timesteps exactly as in `WanAdapter`.
 
 from __future__ import annotations
 
-import inspect
 import json
 import shutil
 from dataclasses import dataclass
@@ -99,27 +98,6 @@ def _check_local_layout(path: str) -> None:
             f"{path!r} is not a Wan image-to-video checkpoint in diffusers layout: missing {', '.join(missing)} "
             "(e.g. a local copy of Wan-AI/Wan2.1-I2V-14B-480P-Diffusers)"
         )
-
-
-_GENERATOR_STEP: dict[type, type] = {}
-
-
-def accept_generator(scheduler):
-    """The scheduler with a `step` that takes (and ignores) `generator=`, for deterministic multistep schedulers
-    whose `step` has no such argument (UniPC, the one Wan2.1 checkpoints ship): the sampler passes one to every
-    step. The instance is re-classed to a same-named subclass, so its state, copies and saved config stay as they
-    are."""
-    cls = type(scheduler)
-    if "generator" in inspect.signature(cls.step).parameters:
-        return scheduler
-    if cls not in _GENERATOR_STEP:
-
-        def step(self, model_output, timestep, sample, *args, generator=None, **kwargs):
-            return cls.step(self, model_output, timestep, sample, *args, **kwargs)
-
-        _GENERATOR_STEP[cls] = type(cls.__name__, (cls,), {"step": step, "__doc__": cls.__doc__})
-    scheduler.__class__ = _GENERATOR_STEP[cls]
-    return scheduler
 
 
 class WanI2V(Wan):
@@ -276,11 +254,6 @@ class WanI2V(Wan):
         return denoise
 
     # --- scheduler and checkpoints ---------------------------------------------------------------------------
-    def make_scheduler(self, shift: float | None = None):
-        """A fresh scheduler of the checkpoint's own class (UniPC with flow sigmas for Wan2.1 I2V) from its config;
-        `shift` overrides its shift (`flow_shift` for UniPC). Its `step` accepts the sampler's `generator=`."""
-        return accept_generator(super().make_scheduler(shift))
-
     def save_pretrained(self, path: str | Path) -> None:
         """A complete diffusers-layout checkpoint that `WanI2V(path)` and `WanImageToVideoPipeline` load: the
         trained `transformer/` + `scheduler/`, `lvg.json`, `model_index.json`, and the frozen `vae/`,

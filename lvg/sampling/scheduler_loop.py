@@ -9,6 +9,7 @@ the returned `SamplingState`, and the model's clean-sample prediction at the las
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,6 +60,12 @@ def _select_scheduler_rows(scheduler, rows: torch.Tensor, batch: int):
         if name not in ("timesteps", "sigmas", "config", "_internal_dict"):
             setattr(out, name, pick(value))
     return out
+
+
+def _generator_kwarg(scheduler, generator: Generators) -> dict:
+    """`generator=` for schedulers whose step draws noise; none for deterministic ones that lack the argument (UniPC,
+    which Wan2.1 checkpoints ship)."""
+    return {"generator": generator} if "generator" in inspect.signature(scheduler.step).parameters else {}
 
 
 def _x0_from_output(out, model_out: torch.Tensor, x: torch.Tensor, t_rows: torch.Tensor, backbone) -> torch.Tensor:
@@ -128,7 +135,7 @@ class SchedulerSampler:
             t_rows = torch.full((batch, frames), float(t) / scale, device=x.device)
             x_in = scheduler.scale_model_input(x, t) if hasattr(scheduler, "scale_model_input") else x
             model_out = denoise(x_in, t_rows)
-            out = scheduler.step(model_out, t, x, generator=generator, return_dict=True)
+            out = scheduler.step(model_out, t, x, return_dict=True, **_generator_kwarg(scheduler, generator))
             x0 = _x0_from_output(out, model_out, x, t_rows, backbone)
             x = out.prev_sample
             if callback is not None:

@@ -190,3 +190,20 @@ def test_bad_paths_give_one_line_lvg_error(tiny_wan_dir, tmp_path):
         assert "\n" not in message and str(path) in message
     assert "text_encoder/" in message
     assert Wan(str(partial), load_text_encoder=False).text_encoder is None  # the parts it needs are there
+
+
+@torch.no_grad()
+def test_a_checkpoint_shipping_unipc_samples(tiny_wan_dir, tmp_path):
+    """Wan2.1 diffusers checkpoints ship UniPC, whose step takes no generator: the sampler must still run it."""
+    from diffusers import UniPCMultistepScheduler
+
+    path = tmp_path / "wan_unipc"
+    shutil.copytree(tiny_wan_dir, path)
+    UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0).save_pretrained(
+        path / "scheduler"
+    )
+    wan = Wan(str(path), extension=False)
+    assert type(wan.make_scheduler()).__name__ == "UniPCMultistepScheduler"
+    cond = Condition(wan.encode_prompts(PROMPTS[:1]))
+    out = SchedulerSampler(3).run(wan.denoiser(cond), _latents(1, LATENT_CHANNELS, 2, 4, 4), wan, torch.Generator())
+    assert out.x.shape == (1, LATENT_CHANNELS, 2, 4, 4) and torch.isfinite(out.x).all()
