@@ -1,14 +1,40 @@
-"""The backbone protocol every method talks to (DESIGN.md, "The backbone protocol")."""
+"""The backbone protocol every method talks to (DESIGN.md, "The backbone protocol"), and what adapters share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from typing import TypeVar
 
 import torch
+from torch import nn
+
+from lvg.errors import require
+
+T = TypeVar("T", bound="TensorFields")
+
+
+class TensorFields:
+    """`to` and `repeat` for a dataclass whose fields are tensors, None, or nested TensorFields."""
+
+    def _map(self: T, fn: Callable[[torch.Tensor], torch.Tensor]) -> T:
+        def apply(x):
+            if isinstance(x, TensorFields):
+                return x._map(fn)
+            return None if x is None else fn(x)
+
+        return replace(self, **{f.name: apply(getattr(self, f.name)) for f in fields(self)})
+
+    def to(self: T, device: torch.device, dtype: torch.dtype | None = None) -> T:
+        return self._map(lambda x: x.to(device=device, dtype=dtype or x.dtype))
+
+    def repeat(self: T, n: int) -> T:
+        """The same condition for a batch n times larger (e.g. search candidates)."""
+        return self._map(lambda x: x.repeat_interleave(n, dim=0))
 
 
 @dataclass
-class Condition:
+class Condition(TensorFields):
     """What the model is conditioned on for one clip: text embeddings, and optional condition latents + mask.
 
     `latents` [B, C, f, h, w] holds the clean condition frames at their positions (zeros elsewhere); `mask` [B, f]
@@ -19,16 +45,54 @@ class Condition:
     latents: torch.Tensor | None = None
     mask: torch.Tensor | None = None
 
-    def to(self, device: torch.device, dtype: torch.dtype | None = None) -> Condition:
-        def move(x):
-            return None if x is None else x.to(device=device, dtype=dtype or x.dtype)
 
-        return Condition(move(self.text), move(self.latents), move(self.mask))
+class DiffusersBackbone(nn.Module):
+    """Protocol pieces every diffusers adapter shares; `network_name` names the trained network's attribute."""
 
-    def repeat(self, n: int) -> Condition:
-        """The same condition for a batch n times larger (e.g. search candidates)."""
+    network_name = "transformer"
 
-        def rep(x):
-            return None if x is None else x.repeat_interleave(n, dim=0)
+    @property
+    def network(self) -> nn.Module:
+        return getattr(self, self.network_name)
 
-        return Condition(rep(self.text), rep(self.latents), rep(self.mask))
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.network.parameters())
+
+    def enable_gradient_checkpointing(self) -> None:
+        self.network.enable_gradient_checkpointing()
+
+    @property
+    def num_train_timesteps(self) -> int:
+        return int(self.scheduler_config.get("num_train_timesteps", 1000))
+
+
+class GuidedPrompts:
+    """Prompt + negative prompt embeddings for classifier-free guidance (needs `guidance_scale`, `negative_prompt`,
+    `_negative` and `encode_prompts`), and the guide / latent frame count an image-to-video `conditioning` takes."""
+
+    @property
+    def guided(self) -> bool:
+        return self.guidance_scale > 1.0
+
+    def prompt_embeddings(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Prompts -> (text [B, L, D], negative [B, L, D] or None without guidance); the negative is cached."""
+        text = self.encode_prompts(list(prompts))
+        if not self.guided:
+            return text, None
+        if self._negative is None or self._negative.device != text.device:
+            self._negative = self.encode_prompts([self.negative_prompt])
+        return text, self._negative.expand(len(prompts), -1, -1)
+
+    def clip_latent_frames(
+        self, model: str, guide: torch.Tensor | None, cond_latents: torch.Tensor | None, latent_frames: int | None
+    ) -> int:
+        """The clip's latent frame count (`latent_frames`, else that of `cond_latents`); one error without a guide."""
+        require(guide is not None, f"{model} image-to-video needs the guide image: pass guide=[B, 3, c, H, W]")
+        f = latent_frames if latent_frames is not None else None if cond_latents is None else cond_latents.shape[2]
+        name = type(self).__name__
+        require(f is not None, f"{name}.conditioning needs the clip's latent frame count: give cond_latents")
+        return f

@@ -11,7 +11,6 @@ frames-first layout [B, F, C, h, w] stays inside this file.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +22,13 @@ from diffusers.pipelines.cogvideo.pipeline_cogvideox_image2video import get_resi
 from diffusers.schedulers.scheduling_ddim import DDIMSchedulerOutput
 from torch import nn
 
-from lvg.backbones.wan import DTYPES, _link_or_copy
+from lvg.backbones.base import DiffusersBackbone, GuidedPrompts, TensorFields
+from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
 from lvg.errors import LvgError, require
 
-LAYOUT = ("transformer", "vae", "text_encoder", "tokenizer", "scheduler")
-FROZEN_PARTS = ("vae", "text_encoder", "tokenizer")
+LAYOUT = Layout(
+    "CogVideoX", ("transformer", "vae", "text_encoder", "tokenizer", "scheduler"), "THUDM/CogVideoX-5b-I2V"
+)
 PREDICTION_TYPES = {"v_prediction": "v", "epsilon": "epsilon", "sample": "sample"}
 OFS = 2.0  # the pipeline's fixed `ofs` value for CogVideoX 1.5 I2V
 
@@ -38,7 +39,7 @@ def frames_first(x: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class CogVideoXCondition:
+class CogVideoXCondition(TensorFields):
     """One clip's condition: prompt embeddings `text` [B, L, D], the negative prompt's `negative` [B, L, D] (None
     without guidance), and `image_latents` [B, f, C, h, w] frames-first: the guide's latent, then zeros (as the
     pipeline's `prepare_latents` builds them)."""
@@ -46,20 +47,6 @@ class CogVideoXCondition:
     text: torch.Tensor
     image_latents: torch.Tensor
     negative: torch.Tensor | None = None
-
-    def to(self, device: torch.device, dtype: torch.dtype | None = None) -> CogVideoXCondition:
-        def move(x):
-            return None if x is None else x.to(device=device, dtype=dtype or x.dtype)
-
-        return CogVideoXCondition(move(self.text), move(self.image_latents), move(self.negative))
-
-    def repeat(self, n: int) -> CogVideoXCondition:
-        """The same condition for a batch n times larger (e.g. search candidates)."""
-
-        def rep(x):
-            return None if x is None else x.repeat_interleave(n, dim=0)
-
-        return CogVideoXCondition(rep(self.text), rep(self.image_latents), rep(self.negative))
 
 
 class DPMStepAdapter:
@@ -143,23 +130,7 @@ class T5Prompts:
         return self.model(ids.to(device))[0].float()
 
 
-def _check_local_layout(path: str) -> None:
-    """One clear error for a local folder that is missing or lacks a part (hub ids are left to from_pretrained)."""
-    root = Path(path).expanduser()
-    looks_local = root.is_absolute() or path.startswith((".", "~")) or path.count("/") != 1
-    if not root.exists():
-        if looks_local:
-            raise LvgError(f"CogVideoX checkpoint folder {path!r} not found: give a local folder in diffusers layout")
-        return
-    missing = [f"{p}/" for p in LAYOUT if not (root / p).is_dir()]
-    if missing:
-        raise LvgError(
-            f"{path!r} is not a CogVideoX checkpoint in diffusers layout: missing {', '.join(missing)} "
-            "(e.g. a local copy of THUDM/CogVideoX-5b-I2V)"
-        )
-
-
-class CogVideoX(nn.Module):
+class CogVideoX(GuidedPrompts, DiffusersBackbone):
     """Backbone protocol over a CogVideoX image-to-video checkpoint (CogVideoX-5B-I2V or 1.5), generation only.
 
     Args:
@@ -187,24 +158,17 @@ class CogVideoX(nn.Module):
         vae_tiling: bool = False,
     ) -> None:
         super().__init__()
-        if dtype not in DTYPES:
-            raise LvgError(f"dtype {dtype!r} unknown: use one of {sorted(DTYPES)}")
+        weights = torch_dtype(dtype)
         path = str(path)
         self.path = path
-        _check_local_layout(path)
-        torch_dtype = DTYPES[dtype]
-        try:
+        LAYOUT.check(path)
+        with LAYOUT.loading(path):
             self.transformer = CogVideoXTransformer3DModel.from_pretrained(
-                path, subfolder="transformer", torch_dtype=torch_dtype
+                path, subfolder="transformer", torch_dtype=weights
             )
-            self.vae = AutoencoderKLCogVideoX.from_pretrained(path, subfolder="vae", torch_dtype=torch_dtype)
-            self.text_encoder = T5Prompts(path, max_sequence_length, torch_dtype)
+            self.vae = AutoencoderKLCogVideoX.from_pretrained(path, subfolder="vae", torch_dtype=weights)
+            self.text_encoder = T5Prompts(path, max_sequence_length, weights)
             sched_cfg = diffusers.CogVideoXDDIMScheduler.load_config(path, subfolder="scheduler")
-        except (OSError, ValueError) as e:
-            raise LvgError(
-                f"cannot load a CogVideoX checkpoint from {path!r} ({str(e).strip().splitlines()[0][:160]}): give a "
-                f"local folder in diffusers layout ({', '.join(f'{p}/' for p in LAYOUT)}) or a cached hub id"
-            ) from e
         self.vae.requires_grad_(False).eval()
         self.vae.enable_slicing()
         if vae_tiling:
@@ -221,10 +185,7 @@ class CogVideoX(nn.Module):
             f"max_sequence_length={max_sequence_length} but the transformer takes {cfg.max_text_seq_length} text "
             f"tokens: set max_sequence_length: {cfg.max_text_seq_length}",
         )
-        require(
-            getattr(diffusers, self.scheduler_config.get("_class_name", ""), None) is not None,
-            f"scheduler {self.scheduler_config.get('_class_name')!r} of {path!r} is not a diffusers scheduler",
-        )
+        require_diffusers_scheduler(self.scheduler_config, path)
         self.guidance_scale = guidance_scale
         self.negative_prompt = negative_prompt
         self.image_latent_seed = image_latent_seed
@@ -323,10 +284,6 @@ class CogVideoX(nn.Module):
         """Prompts -> T5 embeddings [B, L, D] on the model's device."""
         return self.text_encoder(list(prompts), self.device)
 
-    @property
-    def guided(self) -> bool:
-        return self.guidance_scale > 1.0
-
     def conditioning(
         self,
         prompts: list[str],
@@ -338,15 +295,8 @@ class CogVideoX(nn.Module):
         """Prompt (+ negative prompt) embeddings and the guide image's latents. The guide is the last frame of
         `guide` [B, 3, c, H, W] in [-1, 1]; lvg's condition latents and mask are not an input of this model (they
         only give the clip's latent frame count, unless `latent_frames` does)."""
-        require(guide is not None, "CogVideoX image-to-video needs the guide image: pass guide=[B, 3, c, H, W]")
-        f = latent_frames if latent_frames is not None else None if cond_latents is None else cond_latents.shape[2]
-        require(f is not None, "CogVideoX.conditioning needs the clip's latent frame count: give cond_latents")
-        text = self.encode_prompts(prompts)
-        negative = None
-        if self.guided:
-            if self._negative is None or self._negative.device != text.device:
-                self._negative = self.encode_prompts([self.negative_prompt])
-            negative = self._negative.expand(len(prompts), -1, -1)
+        f = self.clip_latent_frames("CogVideoX", guide, cond_latents, latent_frames)
+        text, negative = self.prompt_embeddings(prompts)
         return CogVideoXCondition(text, self.image_latents(guide, f), negative)
 
     def _timestep(self, t: torch.Tensor) -> torch.Tensor:
@@ -435,10 +385,6 @@ class CogVideoX(nn.Module):
         return denoise
 
     # --- scheduler ------------------------------------------------------------------------------------------
-    @property
-    def num_train_timesteps(self) -> int:
-        return int(self.scheduler_config.get("num_train_timesteps", 1000))
-
     def _diffusers_scheduler(self, shift: float | None = None):
         cfg = dict(self.scheduler_config)
         if shift is not None:
@@ -461,14 +407,8 @@ class CogVideoX(nn.Module):
         self.transformer.save_pretrained(root / "transformer", safe_serialization=True)
         scheduler = self._diffusers_scheduler()
         scheduler.save_pretrained(root / "scheduler")
-        source = Path(self.path).expanduser()
         loaded = {"vae": self.vae, "text_encoder": self.text_encoder.model, "tokenizer": self.text_encoder.tokenizer}
-        for part in FROZEN_PARTS:
-            if (source / part).is_dir():
-                if (root / part).resolve() != (source / part).resolve():
-                    shutil.copytree(source / part, root / part, copy_function=_link_or_copy, dirs_exist_ok=True)
-            else:
-                loaded[part].save_pretrained(root / part)
+        copy_frozen_parts(self.path, root, loaded)
         index = {
             "_class_name": "CogVideoXImageToVideoPipeline",
             "_diffusers_version": diffusers.__version__,
@@ -484,13 +424,3 @@ class CogVideoX(nn.Module):
     def attention_modules(self) -> list[nn.Module]:
         """The transformer blocks' attention modules (joint text + video self-attention)."""
         return [block.attn1 for block in self.transformer.transformer_blocks]
-
-    def enable_gradient_checkpointing(self) -> None:
-        self.transformer.enable_gradient_checkpointing()
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.transformer.parameters()).device
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.transformer.parameters())

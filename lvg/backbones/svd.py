@@ -21,15 +21,19 @@ import torch
 from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
 from torch import nn
 
-from lvg.errors import LvgError, require
+from lvg.backbones.base import DiffusersBackbone, TensorFields
+from lvg.backbones.loading import Layout, torch_dtype
+from lvg.errors import require
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-LAYOUT = ("unet", "vae", "image_encoder", "scheduler")  # feature_extractor/ is optional (CLIP's mean/std otherwise)
+# feature_extractor/ is optional (CLIP's mean/std otherwise)
+LAYOUT = Layout(
+    "SVD", ("unet", "vae", "image_encoder", "scheduler"), "stabilityai/stable-video-diffusion-img2vid-xt", "an"
+)
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass
-class SvdCondition:
+class SvdCondition(TensorFields):
     """One clip's SVD conditioning: the guide's CLIP image embedding `image_embeds` [B, 1, D], its noise-augmented
     VAE latents `image_latents` [B, C, h, w] (repeated over frames and concatenated on the channels at each call),
     and the micro-conditioning `added_time_ids` [B, 3] (fps - 1, motion bucket id, noise augmentation strength)."""
@@ -37,20 +41,6 @@ class SvdCondition:
     image_embeds: torch.Tensor
     image_latents: torch.Tensor
     added_time_ids: torch.Tensor
-
-    def to(self, device: torch.device, dtype: torch.dtype | None = None) -> SvdCondition:
-        def move(x):
-            return x.to(device=device, dtype=dtype or x.dtype)
-
-        return SvdCondition(move(self.image_embeds), move(self.image_latents), move(self.added_time_ids))
-
-    def repeat(self, n: int) -> SvdCondition:
-        """The same condition for a batch n times larger (e.g. search candidates)."""
-        return SvdCondition(
-            self.image_embeds.repeat_interleave(n, dim=0),
-            self.image_latents.repeat_interleave(n, dim=0),
-            self.added_time_ids.repeat_interleave(n, dim=0),
-        )
 
     def unconditional(self) -> SvdCondition:
         """The pipeline's negative condition for classifier-free guidance: zero embedding, zero image latents."""
@@ -67,26 +57,7 @@ class SvdCondition:
         )
 
 
-def _check_local_layout(path: str) -> None:
-    """One clear error for a local folder that is missing or lacks a part (hub ids are left to from_pretrained)."""
-    root = Path(path).expanduser()
-    looks_local = root.is_absolute() or path.startswith((".", "~")) or path.count("/") != 1
-    if not root.exists():
-        if looks_local:
-            raise LvgError(
-                f"SVD checkpoint folder {path!r} not found: give a local folder in diffusers layout "
-                "(e.g. a copy of stabilityai/stable-video-diffusion-img2vid-xt) or a cached hub id"
-            )
-        return  # a hub id: from_pretrained looks in the cache
-    missing = [f"{p}/" for p in LAYOUT if not (root / p).is_dir()]
-    if missing:
-        raise LvgError(
-            f"{path!r} is not an SVD checkpoint in diffusers layout: missing {', '.join(missing)} "
-            "(e.g. a local copy of stabilityai/stable-video-diffusion-img2vid-xt)"
-        )
-
-
-class Svd(nn.Module):
+class Svd(DiffusersBackbone):
     """Stable Video Diffusion (img2vid / img2vid-xt) as a backbone: the UNet predicts, the VAE and CLIP image
     encoder are frozen. Sampling settings mirror `StableVideoDiffusionPipeline.__call__`'s arguments.
 
@@ -102,6 +73,7 @@ class Svd(nn.Module):
     """
 
     prediction_type = "epsilon"  # set from the scheduler config in __init__ ("v" for SVD's v-prediction)
+    network_name = "unet"
     temporal_compression = 1
     is_extension = False
 
@@ -117,27 +89,20 @@ class Svd(nn.Module):
         noise_aug_seed: int = 0,
     ) -> None:
         super().__init__()
-        require(dtype in DTYPES, f"dtype {dtype!r} unknown: use one of {sorted(DTYPES)}")
+        weights = torch_dtype(dtype)
         require(noise_aug_strength >= 0, f"noise_aug_strength must be >= 0, got {noise_aug_strength}")
         from transformers import CLIPVisionModelWithProjection
 
         path = str(path)
         self.path = path
-        _check_local_layout(path)
-        try:
-            self.unet = UNetSpatioTemporalConditionModel.from_pretrained(
-                path, subfolder="unet", torch_dtype=DTYPES[dtype]
-            )
+        LAYOUT.check(path)
+        with LAYOUT.loading(path):
+            self.unet = UNetSpatioTemporalConditionModel.from_pretrained(path, subfolder="unet", torch_dtype=weights)
             self.vae = AutoencoderKLTemporalDecoder.from_pretrained(path, subfolder="vae")
             self.image_encoder = CLIPVisionModelWithProjection.from_pretrained(
-                path, subfolder="image_encoder", dtype=DTYPES[dtype]
+                path, subfolder="image_encoder", dtype=weights
             )
             sched_cfg = diffusers.EulerDiscreteScheduler.load_config(path, subfolder="scheduler")
-        except (OSError, ValueError) as e:
-            raise LvgError(
-                f"cannot load an SVD checkpoint from {path!r} ({str(e).strip().splitlines()[0][:160]}): give a local "
-                f"folder in diffusers layout ({', '.join(f'{p}/' for p in LAYOUT)}) or a cached hub id"
-            ) from e
         self.feature_extractor = _load_feature_extractor(path)
         self.vae.requires_grad_(False).eval()
         self.image_encoder.requires_grad_(False).eval()
@@ -286,10 +251,6 @@ class Svd(nn.Module):
 
         return denoise
 
-    @property
-    def num_train_timesteps(self) -> int:
-        return int(self.scheduler_config.get("num_train_timesteps", 1000))
-
     def make_scheduler(self, shift: float | None = None):
         """A fresh scheduler of the checkpoint's own class (EulerDiscrete for SVD) from its saved config."""
         require(
@@ -326,16 +287,6 @@ class Svd(nn.Module):
     def attention_modules(self) -> list[nn.Module]:
         """The UNet's self-attention modules (`attn1` of every spatial and temporal transformer block)."""
         return [m for name, m in self.unet.named_modules() if name.endswith(".attn1")]
-
-    def enable_gradient_checkpointing(self) -> None:
-        self.unet.enable_gradient_checkpointing()
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.unet.parameters()).device
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.unet.parameters())
 
 
 def _load_feature_extractor(path: str):

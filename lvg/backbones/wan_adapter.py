@@ -15,13 +15,13 @@ import torch
 from diffusers import WanTransformer3DModel
 from torch import nn
 
-from lvg.backbones.base import Condition
+from lvg.backbones.base import Condition, DiffusersBackbone
 from lvg.backbones.extension import extension_in_channels, extension_input
 from lvg.errors import require
 from lvg.noise.timesteps import expand_to_tokens
 
 
-class WanAdapter(nn.Module):
+class WanAdapter(DiffusersBackbone):
     """Backbone protocol over a Wan transformer, an optional VAE (None: pixel space) and a prompt encoder."""
 
     prediction_type = "flow"  # the model predicts the rectified-flow velocity n - x0
@@ -130,10 +130,6 @@ class WanAdapter(nn.Module):
         """`denoise(x, t)` for a sampler, bound to one clip's condition."""
         return lambda x, t: self.predict(x, t, cond)
 
-    @property
-    def num_train_timesteps(self) -> int:
-        return int(self.scheduler_config.get("num_train_timesteps", 1000))
-
     def make_scheduler(self, shift: float | None = None):
         """A fresh scheduler of the checkpoint's own class (flow-match Euler, or UniPC with flow sigmas) from the
         backbone's config; `shift` overrides its shift (`flow_shift` for UniPC)."""
@@ -154,16 +150,6 @@ class WanAdapter(nn.Module):
     def attention_modules(self) -> list[nn.Module]:
         """The self-attention modules (where a KV cache and LoRA attach)."""
         return [block.attn1 for block in self.transformer.blocks]
-
-    def enable_gradient_checkpointing(self) -> None:
-        self.transformer.enable_gradient_checkpointing()
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.transformer.parameters()).device
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.transformer.parameters())
 
 
 def tiny_wan_config(

@@ -12,27 +12,29 @@ as per-token timesteps exactly as in `WanAdapter`.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import diffusers
 import torch
-from torch import nn
 
-from lvg.backbones.base import Condition
-from lvg.backbones.wan import DTYPES, Wan, _link_or_copy
+from lvg.backbones.base import Condition, GuidedPrompts, TensorFields
+from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
+from lvg.backbones.wan import Wan
 from lvg.errors import LvgError, require
 from lvg.noise.timesteps import expand_to_tokens
 
-LAYOUT = ("transformer", "vae", "text_encoder", "tokenizer", "image_encoder", "image_processor", "scheduler")
-IMAGE_PARTS = ("image_encoder", "image_processor")
+LAYOUT = Layout(
+    "Wan image-to-video",
+    ("transformer", "vae", "text_encoder", "tokenizer", "image_encoder", "image_processor", "scheduler"),
+    "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
+)
 MASK_CHANNELS = 4  # the pipeline's mask after folding the first frame's 4 (temporal compression) copies
 TEXT_TOKENS = 512  # fixed by diffusers' Wan attention when the transformer has added K/V projections
 
 
 @dataclass
-class WanI2VCondition:
+class WanI2VCondition(TensorFields):
     """One clip's condition: prompt embeddings `text` [B, L, D], the negative prompt's `negative` [B, L, D] (None
     without guidance), the guide's CLIP hidden states `image_embeds` [B, N, D_img], and `latents` [B, 4 + C, f, h, w]:
     the 4-channel first-frame mask, then the normalised VAE latents of [guide, black frames] (the pipeline's
@@ -42,20 +44,6 @@ class WanI2VCondition:
     image_embeds: torch.Tensor
     latents: torch.Tensor
     negative: torch.Tensor | None = None
-
-    def to(self, device: torch.device, dtype: torch.dtype | None = None) -> WanI2VCondition:
-        def move(x):
-            return None if x is None else x.to(device=device, dtype=dtype or x.dtype)
-
-        return WanI2VCondition(move(self.text), move(self.image_embeds), move(self.latents), move(self.negative))
-
-    def repeat(self, n: int) -> WanI2VCondition:
-        """The same condition for a batch n times larger (e.g. search candidates)."""
-
-        def rep(x):
-            return None if x is None else x.repeat_interleave(n, dim=0)
-
-        return WanI2VCondition(rep(self.text), rep(self.image_embeds), rep(self.latents), rep(self.negative))
 
 
 class CLIPImages:
@@ -84,23 +72,7 @@ class CLIPImages:
         return out.hidden_states[-2].float()
 
 
-def _check_local_layout(path: str) -> None:
-    """One clear error for a local folder that is missing or lacks a part (hub ids are left to from_pretrained)."""
-    root = Path(path).expanduser()
-    looks_local = root.is_absolute() or path.startswith((".", "~")) or path.count("/") != 1
-    if not root.exists():
-        if looks_local:
-            raise LvgError(f"Wan I2V checkpoint folder {path!r} not found: give a local folder in diffusers layout")
-        return
-    missing = [f"{p}/" for p in LAYOUT if not (root / p).is_dir()]
-    if missing:
-        raise LvgError(
-            f"{path!r} is not a Wan image-to-video checkpoint in diffusers layout: missing {', '.join(missing)} "
-            "(e.g. a local copy of Wan-AI/Wan2.1-I2V-14B-480P-Diffusers)"
-        )
-
-
-class WanI2V(Wan):
+class WanI2V(GuidedPrompts, Wan):
     """Backbone protocol over a Wan2.1 image-to-video checkpoint, generation as `WanImageToVideoPipeline` does it.
 
     Args:
@@ -122,18 +94,12 @@ class WanI2V(Wan):
         negative_prompt: str = "",
         max_sequence_length: int = TEXT_TOKENS,
     ) -> None:
-        if dtype not in DTYPES:
-            raise LvgError(f"dtype {dtype!r} unknown: use one of {sorted(DTYPES)}")
+        torch_dtype(dtype)  # an unknown dtype is reported before the layout, as Wan does
         path = str(path)
-        _check_local_layout(path)
+        LAYOUT.check(path)
         super().__init__(path, extension=False, dtype=dtype, max_sequence_length=max_sequence_length)
-        try:
+        with LAYOUT.loading(path, "the CLIP image encoder of"):
             self.image_encoder = CLIPImages(path)
-        except (OSError, ValueError) as e:
-            raise LvgError(
-                f"cannot load the CLIP image encoder of {path!r} ({str(e).strip().splitlines()[0][:160]}): give a "
-                f"local folder in diffusers layout ({', '.join(f'{p}/' for p in LAYOUT)}) or a cached hub id"
-            ) from e
         cfg = self.transformer.config
         require(
             cfg.in_channels == 2 * cfg.out_channels + MASK_CHANNELS and cfg.image_dim is not None,
@@ -145,19 +111,12 @@ class WanI2V(Wan):
             f"max_sequence_length={max_sequence_length} but Wan I2V's cross-attention takes exactly {TEXT_TOKENS} "
             f"text tokens: set max_sequence_length: {TEXT_TOKENS}",
         )
-        require(
-            getattr(diffusers, self.scheduler_config.get("_class_name", ""), None) is not None,
-            f"scheduler {self.scheduler_config.get('_class_name')!r} of {path!r} is not a diffusers scheduler",
-        )
+        require_diffusers_scheduler(self.scheduler_config, path)
         self.guidance_scale = guidance_scale
         self.negative_prompt = negative_prompt
         self._negative: torch.Tensor | None = None
 
     # --- conditioning ---------------------------------------------------------------------------------------
-    @property
-    def guided(self) -> bool:
-        return self.guidance_scale > 1.0
-
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """Guide images [B, 3, H, W] in [-1, 1] -> CLIP hidden states [B, N, D_img] on the model's device."""
         return self.image_encoder(images, self.device)
@@ -186,16 +145,9 @@ class WanI2V(Wan):
         """Prompt (+ negative prompt) embeddings, the guide's CLIP embedding and condition latents. The guide is the
         last frame of `guide` [B, 3, c, H, W] in [-1, 1]; lvg's condition latents and mask are not an input of this
         model (they only give the clip's latent frame count, unless `latent_frames` does)."""
-        require(guide is not None, "Wan image-to-video needs the guide image: pass guide=[B, 3, c, H, W]")
-        f = latent_frames if latent_frames is not None else None if cond_latents is None else cond_latents.shape[2]
-        require(f is not None, "WanI2V.conditioning needs the clip's latent frame count: give cond_latents")
+        f = self.clip_latent_frames("Wan", guide, cond_latents, latent_frames)
         image = guide[:, :, -1].to(self.device)
-        text = self.encode_prompts(list(prompts))
-        negative = None
-        if self.guided:
-            if self._negative is None or self._negative.device != text.device:
-                self._negative = self.encode_prompts([self.negative_prompt])
-            negative = self._negative.expand(len(prompts), -1, -1)
+        text, negative = self.prompt_embeddings(prompts)
         image_embeds = self.encode_image(image)
         if image_embeds.shape[0] != len(prompts):
             image_embeds = image_embeds.expand(len(prompts), -1, -1)
@@ -261,14 +213,8 @@ class WanI2V(Wan):
         folder, else saved from the loaded modules)."""
         super().save_pretrained(path)
         root = Path(path)
-        source = Path(self.path).expanduser()
         loaded = {"image_encoder": self.image_encoder.model, "image_processor": self.image_encoder.processor}
-        for part in IMAGE_PARTS:
-            if (source / part).is_dir():
-                if (root / part).resolve() != (source / part).resolve():
-                    shutil.copytree(source / part, root / part, copy_function=_link_or_copy, dirs_exist_ok=True)
-            else:
-                loaded[part].save_pretrained(root / part)
+        copy_frozen_parts(self.path, root, loaded)
         index = {
             "_class_name": "WanImageToVideoPipeline",
             "_diffusers_version": diffusers.__version__,
@@ -281,7 +227,3 @@ class WanI2V(Wan):
             "vae": ["diffusers", type(self.vae).__name__],
         }
         (root / "model_index.json").write_text(json.dumps(index, indent=2))
-
-    def attention_modules(self) -> list[nn.Module]:
-        """The self-attention modules (where a KV cache and LoRA attach)."""
-        return [block.attn1 for block in self.transformer.blocks]

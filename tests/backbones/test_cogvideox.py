@@ -8,15 +8,16 @@ adapter) lands on the latents of diffusers' CogVideoXImageToVideoPipeline, the c
 from __future__ import annotations
 
 import json
-import shutil
 import typing
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from helpers import i2v
+from helpers.i2v import check_bad_folders, chunkwise_kstep, quiet_pipeline, state_equal
 from helpers.tiny_cogvideox import FRAMES, HEIGHT, LATENT_CHANNELS, LATENT_SHAPE, MAX_SEQUENCE_LENGTH, WIDTH
-from PIL import Image
 from safetensors.torch import load_file
 from tests_paths import REPO
 
@@ -24,7 +25,7 @@ from lvg import LongVideoModule
 from lvg.backbones import CogVideoX
 from lvg.backbones.cogvideox import DPMStepAdapter, frames_first
 from lvg.errors import LvgError
-from lvg.methods import ChunkwiseI2V, GenerationRequest
+from lvg.methods import GenerationRequest
 from lvg.sampling import SchedulerSampler
 from lvg.search import ColourConsistencyScorer, KStepSearch
 from lvg.search.base import ClipContext, draw_noise
@@ -56,22 +57,10 @@ def cog_seeded(tiny_cog_dir) -> CogVideoX:
 def pipeline(tiny_cog_dir):
     from diffusers import CogVideoXImageToVideoPipeline
 
-    pipe = CogVideoXImageToVideoPipeline.from_pretrained(str(tiny_cog_dir))
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return quiet_pipeline(CogVideoXImageToVideoPipeline, tiny_cog_dir)
 
 
-def guide_image(seed: int = 1) -> tuple[Image.Image, torch.Tensor]:
-    """A random HEIGHT x WIDTH image as PIL (for the pipeline) and as our guide [1, 3, 1, H, W] in [-1, 1]."""
-    pixels = torch.randint(0, 256, (HEIGHT, WIDTH, 3), generator=torch.Generator().manual_seed(seed))
-    array = pixels.to(torch.uint8).numpy()
-    guide = torch.from_numpy(array).permute(2, 0, 1).float() / 255 * 2 - 1
-    return Image.fromarray(array), guide[None, :, None]
-
-
-def state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+guide_image = partial(i2v.guide_image, HEIGHT, WIDTH)
 
 
 @torch.no_grad()
@@ -196,27 +185,11 @@ def test_schedulers(cog):
         cog.scheduler_config = saved
 
 
-def chunkwise(backbone: CogVideoX, noise_init=None, steps=3) -> LongVideoModule:
-    return LongVideoModule(
-        backbone,
-        ChunkwiseI2V(),
-        SchedulerSampler(steps),
-        noise_init,
-        frames_per_clip=FRAMES,
-        height=HEIGHT,
-        width=WIDTH,
-    )
+chunkwise = partial(i2v.chunkwise, frames=FRAMES, height=HEIGHT, width=WIDTH)
 
 
 def test_chunkwise_with_kstep_search(cog):
-    _, guide = guide_image()
-    logs = []
-    m = chunkwise(cog, KStepSearch(candidates=2, k=2, scorer=ColourConsistencyScorer()))
-    request = GenerationRequest(guide, ["a cat", "a dog"], FRAMES, seed=0, on_search=lambda i, log: logs.append(log))
-    parts = list(m.generate(request))
-    assert [tuple(p.shape) for p in parts] == [(3, 1, HEIGHT, WIDTH)] + [(3, FRAMES - 1, HEIGHT, WIDTH)] * 2
-    torch.testing.assert_close(parts[0], guide[0])
-    assert all(torch.isfinite(p).all() for p in parts) and len(logs) == 2
+    chunkwise_kstep(cog, FRAMES, HEIGHT, WIDTH)
 
 
 @torch.no_grad()
@@ -239,12 +212,7 @@ def test_prefix_search_continues_the_winner_as_if_uninterrupted(cog):
 
 
 def test_bad_input_is_one_line(tiny_cog_dir, cog, tmp_path):
-    partial = tmp_path / "no_vae"
-    shutil.copytree(tiny_cog_dir, partial, ignore=shutil.ignore_patterns("vae"))
-    for path, message in [(tmp_path / "does-not-exist", "not found"), (partial, "missing vae/")]:
-        with pytest.raises(LvgError, match=message) as err:
-            CogVideoX(str(path))
-        assert "\n" not in str(err.value) and str(path) in str(err.value)
+    check_bad_folders(CogVideoX, tiny_cog_dir, tmp_path, "vae")
     with pytest.raises(LvgError, match="max_sequence_length=77 .* set max_sequence_length: 226"):
         CogVideoX(str(tiny_cog_dir), max_sequence_length=77)
 

@@ -8,12 +8,12 @@ StableVideoDiffusionPipeline (guidance included), that the chunk-wise method wit
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
 import numpy as np
 import pytest
 import torch
+from helpers.i2v import check_bad_folders
 from helpers.tiny_svd import LATENT_CHANNELS, save_tiny_svd
 from PIL import Image
 from tests_paths import REPO
@@ -226,12 +226,7 @@ def test_svd_generate_configs_build_and_run(config, tiny_svd_dir, tmp_path, monk
 
 
 def test_bad_input_is_one_clear_error(tiny_svd_dir, svd, tmp_path):
-    partial = tmp_path / "no_vae"
-    shutil.copytree(tiny_svd_dir, partial, ignore=shutil.ignore_patterns("vae"))
-    for path, what in ((tmp_path / "does-not-exist", "not found"), (partial, "missing vae/")):
-        with pytest.raises(LvgError, match=what) as err:
-            Svd(str(path))
-        assert "\n" not in str(err.value) and str(path) in str(err.value)
+    check_bad_folders(Svd, tiny_svd_dir, tmp_path, "vae")
 
     cond = svd.conditioning([""], guide=as_guide(guide_image()))
     x = torch.zeros(1, LATENT_CHANNELS, 2, 8, 8)

@@ -8,24 +8,23 @@ chunk-wise method with k-step search on it, the configs in configs/wan, and the 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from helpers import i2v
+from helpers.i2v import check_bad_folders, chunkwise_kstep, quiet_pipeline, state_equal
 from helpers.tiny_wan_i2v import FRAMES, HEIGHT, IMAGE_DIM, LATENT_SHAPE, WIDTH
-from PIL import Image
 from tests_paths import REPO
 
-from lvg import LongVideoModule
 from lvg.backbones import Condition, WanI2V
 from lvg.backbones.wan_i2v import WanI2VCondition
 from lvg.errors import LvgError
-from lvg.methods import ChunkwiseI2V, GenerationRequest
+from lvg.methods import GenerationRequest
 from lvg.sampling import SchedulerSampler
-from lvg.search import ColourConsistencyScorer, KStepSearch
 
 PROMPT = "a red cat runs on the grass"
 CONFIGS = sorted((REPO / "configs" / "wan").glob("generate_chunkwise_*.yaml"))
@@ -47,22 +46,10 @@ def wan(tiny_dir) -> WanI2V:
 def pipeline(tiny_dir):
     from diffusers import WanImageToVideoPipeline
 
-    pipe = WanImageToVideoPipeline.from_pretrained(str(tiny_dir))
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return quiet_pipeline(WanImageToVideoPipeline, tiny_dir)
 
 
-def guide_image(seed: int = 1) -> tuple[Image.Image, torch.Tensor]:
-    """A random HEIGHT x WIDTH image as PIL (for the pipeline) and as our guide [1, 3, 1, H, W] in [-1, 1]."""
-    pixels = torch.randint(0, 256, (HEIGHT, WIDTH, 3), generator=torch.Generator().manual_seed(seed))
-    array = pixels.to(torch.uint8).numpy()
-    guide = torch.from_numpy(array).permute(2, 0, 1).float() / 255 * 2 - 1
-    return Image.fromarray(array), guide[None, :, None]
-
-
-def state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+guide_image = partial(i2v.guide_image, HEIGHT, WIDTH)
 
 
 @torch.no_grad()
@@ -177,37 +164,17 @@ def test_per_frame_timesteps(wan):
     assert not torch.allclose(mixed, out, atol=1e-4)
 
 
-def chunkwise(backbone: WanI2V, noise_init=None, steps: int = 3) -> LongVideoModule:
-    return LongVideoModule(
-        backbone,
-        ChunkwiseI2V(),
-        SchedulerSampler(steps),
-        noise_init,
-        frames_per_clip=FRAMES,
-        height=HEIGHT,
-        width=WIDTH,
-    )
+chunkwise = partial(i2v.chunkwise, frames=FRAMES, height=HEIGHT, width=WIDTH)
 
 
 def test_chunkwise_with_kstep_search(wan):
-    _, guide = guide_image()
-    logs = []
-    m = chunkwise(wan, KStepSearch(candidates=2, k=2, scorer=ColourConsistencyScorer()))
-    request = GenerationRequest(guide, ["a cat", "a dog"], FRAMES, seed=0, on_search=lambda i, log: logs.append(log))
-    parts = list(m.generate(request))
-    assert [tuple(p.shape) for p in parts] == [(3, 1, HEIGHT, WIDTH)] + [(3, FRAMES - 1, HEIGHT, WIDTH)] * 2
-    torch.testing.assert_close(parts[0], guide[0])
-    assert all(torch.isfinite(p).all() and p.min() >= -1 and p.max() <= 1 for p in parts)
-    assert len(logs) == 2 and all(len(log["scores"]) == 2 for log in logs)
+    parts, logs = chunkwise_kstep(wan, FRAMES, HEIGHT, WIDTH)
+    assert all(p.min() >= -1 and p.max() <= 1 for p in parts)
+    assert all(len(log["scores"]) == 2 for log in logs)
 
 
 def test_bad_input_is_one_line(tiny_dir, wan, tmp_path):
-    partial = tmp_path / "no_image_encoder"
-    shutil.copytree(tiny_dir, partial, ignore=shutil.ignore_patterns("image_encoder"))
-    for path, message in [(tmp_path / "does-not-exist", "not found"), (partial, "missing image_encoder/")]:
-        with pytest.raises(LvgError, match=message) as err:
-            WanI2V(str(path))
-        assert "\n" not in str(err.value) and str(path) in str(err.value)
+    check_bad_folders(WanI2V, tiny_dir, tmp_path, "image_encoder")
     with pytest.raises(LvgError, match="max_sequence_length=226 .* set max_sequence_length: 512"):
         WanI2V(str(tiny_dir), max_sequence_length=226)
     with pytest.raises(LvgError, match="dtype 'fp8' unknown"):

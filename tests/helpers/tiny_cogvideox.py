@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from helpers.tiny_wan import TEXT_DIM, tiny_text_encoder, tiny_tokenizer
 
 LATENT_CHANNELS = 4
-TEXT_DIM = 32
 MAX_SEQUENCE_LENGTH = 226  # CogVideoX's text length
 FRAMES, HEIGHT, WIDTH = 9, 32, 48
 LATENT_SHAPE = (LATENT_CHANNELS, 3, HEIGHT // 8, WIDTH // 8)  # [C, f, h, w]
@@ -67,8 +67,6 @@ def save_tiny_cogvideox(path: str | Path, seed: int = 0) -> Path:
         CogVideoXImageToVideoPipeline,
         CogVideoXTransformer3DModel,
     )
-    from helpers.tiny_wan import tiny_tokenizer
-    from transformers import T5Config, T5EncoderModel
 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
@@ -87,21 +85,7 @@ def save_tiny_cogvideox(path: str | Path, seed: int = 0) -> Path:
     )
 
     tokenizer = tiny_tokenizer()
-    torch.manual_seed(seed)
-    config = T5Config(
-        vocab_size=len(tokenizer),
-        d_model=TEXT_DIM,
-        d_kv=8,
-        d_ff=64,
-        num_layers=2,
-        num_heads=4,
-        relative_attention_num_buckets=8,
-        relative_attention_max_distance=32,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id,
-    )
-    text_encoder = T5EncoderModel(config).eval()
+    text_encoder = tiny_text_encoder(tokenizer, seed, t5=True)
 
     pipe = CogVideoXImageToVideoPipeline(
         tokenizer=tokenizer,

@@ -48,32 +48,27 @@ def tiny_tokenizer():
     return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=MAX_SEQUENCE_LENGTH)
 
 
-def save_tiny_wan(path: str | Path, seed: int = 0) -> Path:
-    """Build the tiny random Wan2.1 (seeded) and save each part into `path` in diffusers layout."""
-    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
-    from transformers import UMT5Config, UMT5EncoderModel
-
-    root = Path(path)
-    root.mkdir(parents=True, exist_ok=True)
+def tiny_vae(seed: int):
+    """The seeded random AutoencoderKLWan of diffusers' Wan tests (factors 4 in time, 8 in space)."""
+    from diffusers import AutoencoderKLWan
 
     torch.manual_seed(seed)
-    WanTransformer3DModel(**tiny_transformer_config()).save_pretrained(root / "transformer")
-
-    torch.manual_seed(seed)
-    vae = AutoencoderKLWan(
+    return AutoencoderKLWan(
         base_dim=3,
         z_dim=LATENT_CHANNELS,
         dim_mult=[1, 1, 1, 1],
         num_res_blocks=1,
         temperal_downsample=[False, True, True],
     )
-    vae.save_pretrained(root / "vae")
 
-    tokenizer = tiny_tokenizer()
-    tokenizer.save_pretrained(root / "tokenizer")
 
+def tiny_text_encoder(tokenizer, seed: int, t5: bool = False):
+    """A seeded random 2-layer UMT5 (Wan) or, with `t5`, T5 (CogVideoX) encoder of width TEXT_DIM over `tokenizer`."""
+    from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
+
+    config_class, model_class = (T5Config, T5EncoderModel) if t5 else (UMT5Config, UMT5EncoderModel)
     torch.manual_seed(seed)
-    config = UMT5Config(
+    config = config_class(
         vocab_size=len(tokenizer),
         d_model=TEXT_DIM,
         d_kv=8,
@@ -86,7 +81,25 @@ def save_tiny_wan(path: str | Path, seed: int = 0) -> Path:
         eos_token_id=tokenizer.eos_token_id,
         decoder_start_token_id=tokenizer.pad_token_id,
     )
-    UMT5EncoderModel(config).eval().save_pretrained(root / "text_encoder")
+    return model_class(config).eval()
+
+
+def save_tiny_wan(path: str | Path, seed: int = 0) -> Path:
+    """Build the tiny random Wan2.1 (seeded) and save each part into `path` in diffusers layout."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
+
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(seed)
+    WanTransformer3DModel(**tiny_transformer_config()).save_pretrained(root / "transformer")
+
+    tiny_vae(seed).save_pretrained(root / "vae")
+
+    tokenizer = tiny_tokenizer()
+    tokenizer.save_pretrained(root / "tokenizer")
+
+    tiny_text_encoder(tokenizer, seed).save_pretrained(root / "text_encoder")
 
     FlowMatchEulerDiscreteScheduler(shift=3.0).save_pretrained(root / "scheduler")
     return root

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from helpers.tiny_wan import LATENT_CHANNELS, TEXT_DIM, tiny_tokenizer, tiny_transformer_config
+from helpers.tiny_wan import LATENT_CHANNELS, tiny_text_encoder, tiny_tokenizer, tiny_transformer_config, tiny_vae
 
 FRAMES, HEIGHT, WIDTH = 5, 32, 48
 LATENT_SHAPE = (LATENT_CHANNELS, 2, HEIGHT // 8, WIDTH // 8)  # [C, f, h, w]
@@ -59,8 +59,8 @@ def tiny_i2v_transformer_config() -> dict:
 
 def save_tiny_wan_i2v(path: str | Path, seed: int = 0) -> Path:
     """Build the tiny random Wan2.1 I2V (seeded) and save it into `path` in diffusers layout."""
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanTransformer3DModel
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
@@ -73,32 +73,10 @@ def save_tiny_wan_i2v(path: str | Path, seed: int = 0) -> Path:
             for layer in (block.attn2.add_k_proj, block.attn2.add_v_proj):
                 layer.weight.normal_(0, 0.2)
 
-    torch.manual_seed(seed)
-    vae = AutoencoderKLWan(
-        base_dim=3,
-        z_dim=LATENT_CHANNELS,
-        dim_mult=[1, 1, 1, 1],
-        num_res_blocks=1,
-        temperal_downsample=[False, True, True],
-    )
+    vae = tiny_vae(seed)
 
     tokenizer = tiny_tokenizer()
-    torch.manual_seed(seed)
-    text_encoder = UMT5EncoderModel(
-        UMT5Config(
-            vocab_size=len(tokenizer),
-            d_model=TEXT_DIM,
-            d_kv=8,
-            d_ff=64,
-            num_layers=2,
-            num_heads=4,
-            relative_attention_num_buckets=8,
-            relative_attention_max_distance=32,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            decoder_start_token_id=tokenizer.pad_token_id,
-        )
-    ).eval()
+    text_encoder = tiny_text_encoder(tokenizer, seed)
 
     torch.manual_seed(seed)
     image_encoder = CLIPVisionModel(

@@ -1,0 +1,68 @@
+"""What the image-to-video backbone tests (CogVideoX, Wan I2V) share: guide images, chunk-wise runs, load errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from lvg import LongVideoModule
+from lvg.errors import LvgError
+from lvg.methods import ChunkwiseI2V, GenerationRequest
+from lvg.sampling import SchedulerSampler
+from lvg.search import ColourConsistencyScorer, KStepSearch
+
+
+def guide_image(height: int, width: int, seed: int = 1) -> tuple[Image.Image, torch.Tensor]:
+    """A random height x width image as PIL (for the pipeline) and as our guide [1, 3, 1, H, W] in [-1, 1]."""
+    pixels = torch.randint(0, 256, (height, width, 3), generator=torch.Generator().manual_seed(seed))
+    array = pixels.to(torch.uint8).numpy()
+    guide = torch.from_numpy(array).permute(2, 0, 1).float() / 255 * 2 - 1
+    return Image.fromarray(array), guide[None, :, None]
+
+
+def state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def quiet_pipeline(pipeline_class, path: Path):
+    """The diffusers pipeline loaded from `path`, without its progress bar."""
+    pipe = pipeline_class.from_pretrained(str(path))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def chunkwise(backbone, noise_init=None, steps: int = 3, *, frames: int, height: int, width: int) -> LongVideoModule:
+    sampler = SchedulerSampler(steps)
+    return LongVideoModule(
+        backbone, ChunkwiseI2V(), sampler, noise_init, frames_per_clip=frames, height=height, width=width
+    )
+
+
+def chunkwise_kstep(backbone, frames: int, height: int, width: int) -> tuple[list[torch.Tensor], list[dict]]:
+    """Two clips of chunk-wise generation with k-step search from a random guide: checks the parts' shapes, the
+    guide frame and that each clip searched; returns the parts and the search logs."""
+    _, guide = guide_image(height, width)
+    logs = []
+    search = KStepSearch(candidates=2, k=2, scorer=ColourConsistencyScorer())
+    m = chunkwise(backbone, search, frames=frames, height=height, width=width)
+    request = GenerationRequest(guide, ["a cat", "a dog"], frames, seed=0, on_search=lambda i, log: logs.append(log))
+    parts = list(m.generate(request))
+    assert [tuple(p.shape) for p in parts] == [(3, 1, height, width)] + [(3, frames - 1, height, width)] * 2
+    torch.testing.assert_close(parts[0], guide[0])
+    assert all(torch.isfinite(p).all() for p in parts) and len(logs) == 2
+    return parts, logs
+
+
+def check_bad_folders(backbone_class, tiny_dir: Path, tmp_path: Path, part: str) -> None:
+    """A missing folder and one without `part/` each give a one-line LvgError naming the path."""
+    partial = tmp_path / f"no_{part}"
+    shutil.copytree(tiny_dir, partial, ignore=shutil.ignore_patterns(part))
+    for path, message in [(tmp_path / "does-not-exist", "not found"), (partial, f"missing {part}/")]:
+        with pytest.raises(LvgError, match=message) as err:
+            backbone_class(str(path))
+        assert "\n" not in str(err.value) and str(path) in str(err.value)
