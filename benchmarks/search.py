@@ -172,6 +172,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer worlds, chunks and steps (a few minutes)")
     p.add_argument("--only", nargs="*", default=["cost", "scorer", "drift", "memory"])
+    p.add_argument("--worlds", type=int, default=12, help="held-out worlds for the scorer's rank correlation")
+    p.add_argument("--seeds", type=int, default=16, help="held-out worlds for the drift comparison")
+    p.add_argument("--clips", type=int, default=12, help="chunks per world for the drift comparison")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "search_report.json"))
     args = p.parse_args()
     torch.set_num_threads(2)
@@ -180,7 +183,7 @@ def main() -> None:
     if "cost" in args.only:
         records += bench_cost(s, k, m, repeats=1 if args.quick else 3)
     if "scorer" in args.only:
-        records += bench_scorer(s, k, 8, worlds=3 if args.quick else 12)
+        records += bench_scorer(s, k, 8, worlds=3 if args.quick else args.worlds)
     if "drift" in args.only:
         drift, extra["drift_curves"] = bench_drift(
             s, k, m, seeds=3 if args.quick else 16, clips=3 if args.quick else 12

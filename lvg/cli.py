@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import WandbLogger
 
 from lvg.errors import LvgError
 from lvg.module import LongVideoModule
@@ -71,6 +72,10 @@ class LvgTrainer(Trainer):
         )
         searches = {c["index"]: c["search"] for c in sidecar["clips"] if "search" in c}
         log_search_table(self.loggers, "generate/search", searches)
+        for logger in self.loggers:  # close the run: a later run in this process must not log into it
+            logger.finalize("success")
+            if isinstance(logger, WandbLogger) and logger._experiment is not None:
+                logger.experiment.finish()
         return sidecar
 
 
