@@ -165,6 +165,7 @@ def peak_rss_of(num_clips: int, steps: int, k: int, m: int) -> float:
 
 
 def record(name: str, value: float, unit: str, lower_is_better: bool, notes: str) -> dict:
+    print(f"{name:45s} {value:10.3f} {unit}", flush=True)  # as it is measured: a long run shows progress
     return {"name": name, "value": value, "unit": unit, "lower_is_better": lower_is_better, "notes": notes}
 
 
@@ -202,8 +203,6 @@ def main() -> None:
     for r in records:
         r.update(machine=machine, commit=commit())
     Path(args.out).write_text(json.dumps({"records": records, **extra}, indent=1))
-    for r in records:
-        print(f"{r['name']:45s} {r['value']:10.3f} {r['unit']}")
     if extra:
         print(json.dumps(extra, indent=None))
 
