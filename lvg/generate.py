@@ -120,12 +120,8 @@ def generate_video(
     def on_step(i: int, t: float, x: torch.Tensor) -> None:
         step_bar.update(1)
 
-    searches: dict[int, dict] = {}
-
-    def on_search(clip: int, search_log: dict) -> None:
-        searches[clip] = search_log
-
-    request = GenerationRequest(start, prompts, frames, seed=seed, on_step=on_step, on_search=on_search)
+    searches: dict[int, dict] = {}  # clip -> its noise-search log, until the clip is recorded
+    request = GenerationRequest(start, prompts, frames, seed=seed, on_step=on_step, on_search=searches.__setitem__)
     start_digest = hashlib.sha1(start.numpy().tobytes()).hexdigest()
     model_config = (config or {}).get("model")
     log = ResumeLog(out, {"start": start_digest, "prompts": prompts, "seed": seed, "fps": fps, "model": model_config})

@@ -63,8 +63,7 @@ class LongVideoModule(L.LightningModule):
         self.method = method
         self.sampler = sampler or SchedulerSampler()
         self.noise_init = noise_init or GaussianNoise()
-        if hasattr(self.noise_init, "check"):
-            self.noise_init.check(getattr(self.sampler, "num_steps", 1))
+        self.noise_init.check(getattr(self.sampler, "num_steps", 1))
         self.frames_per_clip, self.height, self.width = frames_per_clip, height, width
         self.seed = seed
         if gradient_checkpointing:

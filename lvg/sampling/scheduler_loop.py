@@ -130,12 +130,13 @@ class SchedulerSampler:
         batch, frames = state.x.shape[0], state.x.shape[2]
         scale = float(scheduler.config.num_train_timesteps)
         x, x0 = state.x, state.x0
+        step_kwargs = _generator_kwarg(scheduler, generator)
         for i in range(state.step, stop):
             t = timesteps[i]
             t_rows = torch.full((batch, frames), float(t) / scale, device=x.device)
             x_in = scheduler.scale_model_input(x, t) if hasattr(scheduler, "scale_model_input") else x
             model_out = denoise(x_in, t_rows)
-            out = scheduler.step(model_out, t, x, return_dict=True, **_generator_kwarg(scheduler, generator))
+            out = scheduler.step(model_out, t, x, return_dict=True, **step_kwargs)
             x0 = _x0_from_output(out, model_out, x, t_rows, backbone)
             x = out.prev_sample
             if callback is not None:

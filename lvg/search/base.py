@@ -49,6 +49,9 @@ class NoiseInit:
     def __call__(self, ctx: ClipContext) -> ClipStart:
         raise NotImplementedError
 
+    def check(self, num_steps: int) -> None:
+        """Refuse settings a sampler of `num_steps` steps cannot run (called when the module is built)."""
+
 
 def candidate_generator(clip_seed: int, candidate: int) -> torch.Generator:
     """Candidate j's own generator: candidate 0 is the clip's plain seed (so m = 1 is the naive run), the others
