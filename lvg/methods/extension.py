@@ -127,9 +127,18 @@ class Extension(Method):
     def clip_condition(
         self, backbone, cond_pixels: torch.Tensor, latent_frames: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Condition latents over the clip (given frames first, the rest per `condition_fill`) and the mask."""
+        """Condition latents over the clip (given frames first, the rest per `condition_fill`) and the mask.
+
+        A backbone that takes the guide its own way (`is_extension` false: SVD, CogVideoX, Wan I2V) only reads the
+        clip's shape from them, so the given frames are not VAE-encoded for it: the latents stay zeros."""
+        k = backbone.latent_frames(cond_pixels.shape[2])
+        if not backbone.is_extension:
+            h, w = (n // backbone.spatial_compression for n in cond_pixels.shape[-2:])
+            shape = (1, backbone.latent_channels, latent_frames, h, w)
+            mask = torch.zeros(1, latent_frames, device=cond_pixels.device)
+            mask[:, :k] = 1
+            return torch.zeros(shape, device=cond_pixels.device), mask
         cond_lat = backbone.encode(cond_pixels)
-        k = cond_lat.shape[2]
         latents = torch.zeros(*cond_lat.shape[:2], latent_frames, *cond_lat.shape[3:], device=cond_lat.device)
         latents[:, :, :k] = cond_lat
         mask = torch.zeros(1, latent_frames, device=cond_lat.device)

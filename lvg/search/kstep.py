@@ -65,20 +65,24 @@ class KStepSearch(NoiseInit):
             noise, generator = draw_noise(ctx)
             return ClipStart(noise, generator, self._log([None], 0, 0.0, s))
         began = time.perf_counter()
-        scores, runs = [], []
+        keep_state = self.strategy == "prefix" or self.k == s
+        scores, best = [], None  # best: (score, row, state of that row, its generator), kept only when continued
         size = self.max_batch or self.candidates
         for first in range(0, self.candidates, size):
             rows = list(range(first, min(first + size, self.candidates)))
             sub_scores, state, generators = self.preview(ctx, rows)
             scores.append(sub_scores)
-            runs.append((state, generators))
+            top = int(sub_scores.argmax())
+            if keep_state and (best is None or float(sub_scores[top]) > best[0]):
+                # only the leading candidate's rows survive a sub-batch: memory stays one candidate, not m
+                best = (float(sub_scores[top]), rows[top], state.select([top]), generators[top])
+            del state
         scores = torch.cat(scores)
         winner = int(scores.argmax())
         log = self._log(scores.tolist(), winner, time.perf_counter() - began, s)
-        if self.strategy == "prefix" or self.k == s:
-            # continue the winner's own state; its generator is where the batched run left it (one per row)
-            state, generators = runs[winner // size]
-            return ClipStart(state.select([winner % size]), generators[winner % size], log)
+        if keep_state:
+            # continue the winner's own state; its generator is where the batched run left it
+            return ClipStart(best[2], best[3], log)
         noise, generator = draw_noise(ctx, winner)
         return ClipStart(noise, generator, log)
 
