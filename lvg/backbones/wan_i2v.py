@@ -180,8 +180,8 @@ class WanI2V(GuidedPrompts, Wan):
         if not isinstance(cond, WanI2VCondition):
             raise LvgError(
                 "WanI2V takes the condition WanI2V.conditioning builds from the guide image, not "
-                f"{type(cond).__name__} (lvg's training losses build a plain Condition: finetuning WanI2V is not "
-                "supported yet)"
+                f"{type(cond).__name__}: build it with WanI2V.conditioning(prompts, guide=...) (lvg.methods.Extension "
+                "and ChunkwiseI2V do so for training and generation)"
             )
 
     def predict(self, x_t: torch.Tensor, t: torch.Tensor, cond: WanI2VCondition | Condition) -> torch.Tensor:

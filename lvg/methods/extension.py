@@ -98,7 +98,12 @@ class Extension(Method):
         return mask
 
     def loss(self, backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """Masked flow-matching loss: || v(x_t, t, cond) - (n - x0) ||^2 on frames to generate."""
+        """Masked flow-matching loss: || v(x_t, t, cond) - (n - x0) ||^2 on frames to generate.
+
+        On a backbone that takes the guide its own way (`is_extension` false, e.g. Wan2.1 I2V) the objective is that
+        model's own: its conditioning built from each clip's first frame, the loss on every latent frame (the model
+        generates the guide's latent frame too), and the `none` task probability dropping the prompt instead (an
+        empty prompt, the unconditional branch of its text guidance; the guide image cannot be left out there)."""
         require(
             getattr(backbone, "prediction_type", "flow") == "flow",
             f"{type(backbone).__name__} is not a rectified-flow model: this method's training loss is flow matching; "
@@ -114,14 +119,25 @@ class Extension(Method):
             t = logit_normal_t(b, generator)
         t_rows = uniform_rows(t, b, f).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device)
-        mask = self.condition_mask(b, f, backbone, generator).to(device)
         x_t = flow_match_xt(x0, noise, t_rows)
-        cond = Condition(backbone.encode_prompts(list(batch["prompt"])), self.fill_condition(x0, mask), mask)
+        if backbone.is_extension:
+            mask = self.condition_mask(b, f, backbone, generator).to(device)
+            cond = Condition(backbone.encode_prompts(list(batch["prompt"])), self.fill_condition(x0, mask), mask)
+            weight = torch.ones_like(mask) if self.loss_on_condition else 1 - mask
+        else:
+            cond = self.guide_condition(backbone, batch, x0, generator)
+            weight = torch.ones(b, f, device=device)
         pred = backbone.predict(x_t, t_rows, cond)
         per_frame = (pred - flow_match_target(x0, noise)).pow(2).mean(dim=(1, 3, 4))  # [B, f]
-        weight = torch.ones_like(mask) if self.loss_on_condition else 1 - mask
         loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
         return {"loss": loss}
+
+    def guide_condition(self, backbone, batch: dict, x0: torch.Tensor, generator: torch.Generator):
+        """The backbone's own I2V conditioning on each clip's first frame, prompts dropped at the `none` rate."""
+        drop = torch.rand(len(batch["prompt"]), generator=generator) < self.task_probs.get("none", 0.0)
+        prompts = ["" if d else p for p, d in zip(batch["prompt"], drop.tolist())]
+        with torch.no_grad():  # frozen encoders; the condition needs no gradient
+            return backbone.conditioning(prompts, torch.zeros_like(x0), guide=batch["video"][:, :, :1])
 
     # --- generation -----------------------------------------------------------------------------------------
     def clip_condition(
