@@ -1,4 +1,4 @@
-"""VideoFolderData: clips of real videos from a folder, decoded with decord, captions from a CSV or JSONL index.
+"""VideoFolderData: clips of real videos from a folder (decord, PyAV where decord fails), captions from CSV or JSONL.
 
 The index (`captions.csv` or `captions.jsonl` in the folder unless `index=` names it) has one row per video:
 
@@ -23,7 +23,6 @@ import csv
 import json
 import math
 import random
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
+from lvg.data.frames import probe, read_frames
 from lvg.data.toy import collate
 from lvg.errors import LvgError, require
 
@@ -143,25 +143,6 @@ def resize_frames(frames: torch.Tensor, size: tuple[int, int], mode: str) -> tor
     top, left = (sh - th) // 2, (sw - tw) // 2
     x = x[..., top : top + th, left : left + tw]
     return (x / 127.5 - 1).clamp(-1, 1).permute(1, 0, 2, 3).contiguous()
-
-
-def first_line(error: Exception) -> str:
-    """An error's first line, cut short (decord's messages run to many lines after a timestamp and file)."""
-    lines = re.sub(r"^\[[\d:]+\] \S+: ", "", str(error).strip()).splitlines()
-    return lines[0][:120] if lines else type(error).__name__
-
-
-def read_frames(path: str, indices: list[int]) -> torch.Tensor:
-    """Frames `indices` of a video as [F, H, W, 3] uint8, each distinct frame decoded once."""
-    import decord
-
-    unique = sorted(set(indices))
-    try:
-        batch = decord.VideoReader(path, num_threads=1).get_batch(unique).asnumpy()
-    except Exception as e:  # noqa: BLE001 - decord raises its own error types
-        raise LvgError(f"cannot read video {path!r}: {first_line(e)}") from e
-    position = {i: n for n, i in enumerate(unique)}
-    return torch.from_numpy(batch)[[position[i] for i in indices]]
 
 
 class VideoClips(Dataset):
@@ -277,18 +258,14 @@ class VideoFolderData(L.LightningDataModule):
 
     def _probe(self, root: Path, row: dict) -> Video | None:
         """The row's video with its length and frame rate, or None (with a warning) if it cannot be used."""
-        import decord
-
         path = Path(row["path"]).expanduser()
         path = path if path.is_absolute() else root / path
         if not path.is_file():
             return self._skip(path, "file not found")
         try:
-            reader = decord.VideoReader(str(path), num_threads=1)
-            num_frames, native_fps = len(reader), float(reader.get_avg_fps())
-            reader.get_batch([0])  # catches files decord opens but cannot decode
-        except Exception as e:  # noqa: BLE001 - decord raises its own error types
-            return self._skip(path, f"unreadable ({first_line(e)})")
+            num_frames, native_fps = probe(str(path))
+        except LvgError as e:
+            return self._skip(path, f"unreadable ({e})")
         if not (num_frames > 0 and math.isfinite(native_fps) and native_fps > 0):
             return self._skip(path, f"no frames or no frame rate ({num_frames} frames at {native_fps} fps)")
         video = Video(str(path), row["caption"], row["segments"], num_frames, native_fps)

@@ -152,3 +152,25 @@ def test_two_setups_give_identical_data(folder, tmp_path):
     assert [v.path for v, _ in first.val_dataset.items] == [v.path for v, _ in second.val_dataset.items]
     for a, b in zip(*batches):
         assert torch.equal(a["video"], b["video"]) and a["path"] == b["path"] and a["prompt"] == b["prompt"]
+
+
+def test_a_file_decord_mis_sizes_is_read_with_pyav(tmp_path):
+    """decord fails on valid 48x32 H.264 ("from_size == to_size"): the module falls back to PyAV, same frames."""
+    import decord
+
+    from lvg.data.frames import read_frames
+
+    path = write_video(tmp_path / "odd.mp4", num_frames=12, height=32, width=48)
+    with pytest.raises(Exception, match="from_size"):
+        decord.VideoReader(str(path), num_threads=1).get_batch([0])  # the decord bug this fallback is for
+    frames = read_frames(str(path), [5, 0, 5, 11])
+    assert frames.shape == (4, 32, 48, 3) and torch.equal(frames[0], frames[2])
+    clip = frames.permute(3, 0, 1, 2).float() / 127.5 - 1
+    assert frame_indices(clip) == [5, 0, 5, 11]
+
+    dm = VideoFolderData(str(tmp_path), index=write_jsonl(tmp_path / "i.jsonl", [{"path": "odd.mp4", "caption": "x"}]),
+                         frames_per_clip=4, fps=None, batch_size=1, val_fraction=0.0)  # fmt: skip
+    dm.setup("fit")
+    assert dm.skipped == []
+    windows = sorted(frame_indices(b["video"][0]) for b in dm.train_dataloader())
+    assert windows == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
