@@ -241,8 +241,8 @@ class Progressive(Method):
             first, levels = window_levels(iteration, num_units, stages, k)
             newest = first + levels.shape[1] - 1
             if newest == iteration:  # a unit enters at level N: fresh noise from its own generator
-                noise = torch.randn(unit_shape, generator=torch.Generator().manual_seed(clip_seed(request.seed, newest)))
-                window = torch.cat([window, noise.to(device)], dim=2)
+                generator = torch.Generator().manual_seed(clip_seed(request.seed, newest))
+                window = torch.cat([window, torch.randn(unit_shape, generator=generator).to(device)], dim=2)
             if newest // units_per_chunk != text_clip:
                 text_clip = newest // units_per_chunk
                 cond = backbone.conditioning([request.prompts[text_clip]])

@@ -47,7 +47,7 @@ def video_levels(num_units: int, stages: int, substeps: int = 1) -> torch.Tensor
 
 
 def chunk_columns(levels: torch.Tensor, unit_frames: int) -> torch.Tensor:
-    """Unit levels [..., n] -> frame levels [..., n * unit_frames]: a chunk of latent frames shares one level (§4.1)."""
+    """Unit levels [..., n] -> frame levels [..., n * unit_frames]: a chunk's frames share one level (§4.1)."""
     return levels.repeat_interleave(unit_frames, dim=-1)
 
 
