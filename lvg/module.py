@@ -64,6 +64,7 @@ class LongVideoModule(L.LightningModule):
         self.sampler = sampler or SchedulerSampler()
         self.noise_init = noise_init or GaussianNoise()
         self.noise_init.check(getattr(self.sampler, "num_steps", 1))
+        method.check(backbone, frames_per_clip, self.sampler, self.noise_init)
         self.frames_per_clip, self.height, self.width = frames_per_clip, height, width
         self.seed = seed
         if gradient_checkpointing:

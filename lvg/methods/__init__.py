@@ -3,5 +3,15 @@
 from lvg.methods.base import GenerationRequest, Method
 from lvg.methods.chunkwise_i2v import ChunkwiseI2V
 from lvg.methods.extension import Extension
+from lvg.methods.progressive import Progressive
+from lvg.methods.replacement import ReplacementWithNoise, ReplacementWithoutNoise
 
-__all__ = ["ChunkwiseI2V", "Extension", "GenerationRequest", "Method"]
+__all__ = [
+    "ChunkwiseI2V",
+    "Extension",
+    "GenerationRequest",
+    "Method",
+    "Progressive",
+    "ReplacementWithNoise",
+    "ReplacementWithoutNoise",
+]

@@ -56,6 +56,9 @@ def sample_clip(ctx: ClipContext, noise_init, request: GenerationRequest) -> tor
 class Method:
     """Context method: `loss` for training, `generate` yields each clip's new frames [3, n, H, W] in [-1, 1]."""
 
+    def check(self, backbone, frames_per_clip: int, sampler, noise_init) -> None:
+        """Refuse settings the method cannot train or sample with (called when the module is built)."""
+
     def loss(self, backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 

@@ -1,0 +1,161 @@
+"""The replacement baselines of the progressive paper (§2.2, eq. 3 and eq. 4), clip by clip.
+
+Clip i starts with the last `condition_frames` frames of clip i-1 (re-encoded, as the extension method does) and
+generates the rest. The condition enters through the frames themselves, not through extra channels:
+
+- replacement with noise (eq. 3, Ho et al. 2022): at every denoising step the condition frames are replaced by the
+  given frames noised to the current level with fresh noise; the model is an ordinary video model, trained with one
+  level for all frames (the paper's M-RW);
+- replacement without noise (eq. 4): the condition frames stay clean at level t = 0 while the rest is denoised; the
+  model is trained with clean frames at the start of the clip (loss masked on them).
+
+The replacement is done on the model input inside the denoiser, so any sampler and noise init work unchanged: a
+scheduler's update is elementwise, so the generated frames follow exactly as if the sample itself had been replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from lvg.errors import require
+from lvg.methods.base import GenerationRequest, Method, clip_seed, sample_clip
+from lvg.methods.progressive import pixel_frames
+from lvg.noise.flow_match import flow_match_target, flow_match_xt
+from lvg.noise.timesteps import logit_normal_t, uniform_rows
+from lvg.search.base import ClipContext, candidate_generator
+
+REPLACEMENT_NOISE_STREAM = 1 << 20  # a candidate index no search uses: the re-noising draws of eq. 3
+
+
+class Replacement(Method):
+    """Shared by both baselines; `noised` chooses eq. 3 (True) or eq. 4 (False).
+
+    Args:
+        condition_frames: pixel frames carried from clip to clip (the most given in training).
+        min_condition_frames: the fewest given in training (eq. 4 only; 1 keeps a guide image usable).
+        timestep_sampling: `uniform` t ~ U(0, 1) or `logit_normal` (SD3), one t per clip for the noisy frames.
+    """
+
+    noised: bool = True
+
+    def __init__(
+        self, condition_frames: int = 2, min_condition_frames: int = 1, timestep_sampling: str = "uniform"
+    ) -> None:
+        require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
+        require(
+            1 <= min_condition_frames <= condition_frames,
+            f"min_condition_frames must be in [1, condition_frames={condition_frames}], got {min_condition_frames}",
+        )
+        require(timestep_sampling in ("uniform", "logit_normal"), f"unknown timestep_sampling {timestep_sampling!r}")
+        self.condition_frames = condition_frames
+        self.min_condition_frames = min_condition_frames
+        self.timestep_sampling = timestep_sampling
+
+    def check(self, backbone, frames_per_clip: int, sampler, noise_init) -> None:
+        """The condition frames must be whole latent frames and leave frames to generate."""
+        f = backbone.latent_frames(self.condition_frames)
+        require(
+            pixel_frames(backbone, f) == self.condition_frames,
+            f"condition_frames={self.condition_frames} is not a whole number of latent frames for the VAE's temporal "
+            f"compression {backbone.temporal_compression}: use {backbone.temporal_compression}k+1",
+        )
+        require(
+            f < backbone.latent_frames(frames_per_clip),
+            f"condition_frames={self.condition_frames} leaves no frame to generate in clips of {frames_per_clip}",
+        )
+
+    # --- training -------------------------------------------------------------------------------------------
+    def loss(self, backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Flow matching. Eq. 3: one level for every frame, loss on all (an ordinary video model). Eq. 4: the first
+        e latent frames clean (t = 0), e drawn per iteration from the condition range, loss on the others."""
+        require(
+            getattr(backbone, "prediction_type", "flow") == "flow",
+            f"{type(backbone).__name__} is not a rectified-flow model: this method's training loss is flow matching",
+        )
+        with torch.no_grad():
+            x0 = backbone.encode(batch["video"])
+        b, f = x0.shape[0], x0.shape[2]
+        t = torch.rand(b, generator=generator) if self.timestep_sampling == "uniform" else logit_normal_t(b, generator)
+        t_rows = uniform_rows(t, b, f)
+        weight = torch.ones(b, f)
+        if not self.noised:
+            given = int(torch.randint(self.min_condition_frames, self.condition_frames + 1, (1,), generator=generator))
+            e = min(backbone.latent_frames(given), f - 1)
+            t_rows[:, :e] = 0
+            weight[:, :e] = 0
+        device = x0.device
+        t_rows, weight = t_rows.to(device), weight.to(device)
+        noise = torch.randn(x0.shape, generator=generator).to(device)
+        pred = backbone.predict(flow_match_xt(x0, noise, t_rows), t_rows, backbone.conditioning(list(batch["prompt"])))
+        per_frame = (pred - flow_match_target(x0, noise)).pow(2).mean(dim=(1, 3, 4))
+        return {"loss": (per_frame * weight).sum() / weight.sum()}
+
+    # --- generation -----------------------------------------------------------------------------------------
+    def denoiser(self, backbone, cond, given: torch.Tensor, seed: int):
+        """`make_denoise(n)` for a clip whose first frames are `given` latents [1, C, e, h, w]: the model input's
+        condition frames are replaced (eq. 3: noised to the current level with fresh noise; eq. 4: clean at t = 0)."""
+        e = given.shape[2]
+
+        def make(n: int):
+            c = cond.repeat(n)
+            generator = candidate_generator(seed, REPLACEMENT_NOISE_STREAM)
+
+            def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                x, t = x.clone(), t.clone()
+                ref = given.expand(x.shape[0], -1, -1, -1, -1)
+                if self.noised:
+                    noise = torch.randn(ref.shape, generator=generator).to(x.device, x.dtype)
+                    x[:, :, :e] = flow_match_xt(ref, noise, t[:, :e])
+                else:
+                    x[:, :, :e] = ref
+                    t[:, :e] = 0
+                return backbone.predict(x, t, c)
+
+            return denoise
+
+        return make
+
+    @torch.no_grad()
+    def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[torch.Tensor]:
+        """Yield the start frames, then each clip's new frames; the carry is the clip's last `condition_frames`."""
+        device = backbone.device
+        if request.first_clip == 0:
+            cond_pixels = request.start[:, :, -self.condition_frames :].to(device)
+            yield request.start[0].to(device)
+        else:
+            cond_pixels = request.carry.to(device)
+        f_lat = backbone.latent_frames(request.frames_per_clip)
+        for i, prompt in enumerate(request.prompts[request.first_clip :], start=request.first_clip):
+            given = backbone.encode(cond_pixels)
+            cond = backbone.conditioning([prompt])
+            seed = clip_seed(request.seed, i)
+            ctx = ClipContext(
+                shape=(1, given.shape[1], f_lat, *given.shape[3:]),
+                seed=seed,
+                clip_index=i,
+                backbone=backbone,
+                sampler=sampler,
+                make_denoise=self.denoiser(backbone, cond, given, seed),
+                guide=cond_pixels[0, :, -1],
+                keep_from=cond_pixels.shape[2],
+            )
+            x0 = sample_clip(ctx, noise_init, request)
+            x0[:, :, : given.shape[2]] = given
+            video = backbone.decode(x0)
+            cond_pixels = video[:, :, -self.condition_frames :]
+            request.carry = cond_pixels.cpu()
+            yield video[0, :, ctx.keep_from :]
+
+
+class ReplacementWithNoise(Replacement):
+    """Eq. 3: condition frames noised to the current level replace the sample's first frames at every step."""
+
+    noised = True
+
+
+class ReplacementWithoutNoise(Replacement):
+    """Eq. 4: clean condition frames (t = 0) at the start of the clip."""
+
+    noised = False
