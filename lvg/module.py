@@ -62,6 +62,7 @@ class LongVideoModule(L.LightningModule):
         self.backbone = backbone
         self.method = method
         self.sampler = sampler or SchedulerSampler()
+        self.sampler.check(backbone)
         self.noise_init = noise_init or GaussianNoise()
         self.noise_init.check(getattr(self.sampler, "num_steps", 1))
         self.frames_per_clip, self.height, self.width = frames_per_clip, height, width

@@ -1,5 +1,6 @@
 """Per-clip denoising loops. All share the signature `sampler(denoise, x, backbone, generator, callback)`."""
 
 from lvg.sampling.scheduler_loop import SamplingState, SchedulerSampler
+from lvg.sampling.trflow import TRFlowSampler, TRFlowState
 
-__all__ = ["SamplingState", "SchedulerSampler"]
+__all__ = ["SamplingState", "SchedulerSampler", "TRFlowSampler", "TRFlowState"]
