@@ -48,4 +48,5 @@ def average_frequency(
     if not normalise:
         return weighted / len(p)
     total = float(p.sum())
-    return weighted / total if total > 0 else 0.0
+    floor = 1e-6 * frames.shape[-2] * frames.shape[-1] * float(frames.abs().max())  # float residue of a flat image
+    return weighted / total if total > floor else 0.0

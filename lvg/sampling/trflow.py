@@ -122,7 +122,14 @@ class TRFlowSampler(SchedulerSampler):
         self.keep_estimates = keep_estimates
 
     def check(self, backbone) -> None:
-        """Refuse a backbone that is not rectified flow (its output is not a velocity; eq. 1 does not apply)."""
+        """Refuse a backbone that is not rectified flow (its output is not a velocity; eq. 1 does not apply) and an
+        interval that holds no step of its `num_steps` schedule (called when the module is built)."""
+        self._check_flow(backbone)
+        scheduler = backbone.make_scheduler(self.shift)
+        scheduler.set_timesteps(self.num_steps)
+        self._check_interval(scheduler.sigmas.tolist())
+
+    def _check_flow(self, backbone) -> None:
         kind = getattr(backbone, "prediction_type", None)
         require(
             kind == "flow",
@@ -130,15 +137,18 @@ class TRFlowSampler(SchedulerSampler):
             "lvg.sampling.SchedulerSampler with it, or a flow backbone (toy, Wan)",
         )
 
-    def start(self, x: torch.Tensor, backbone, num_steps: int | None = None) -> TRFlowState:
-        self.check(backbone)
-        base = super().start(x, backbone, num_steps)
-        sigmas = base.scheduler.sigmas.tolist()
+    def _check_interval(self, sigmas: list[float]) -> None:
         require(
             bool(kept_steps(sigmas, self.t_low, self.t_high)),
             f"T-RFlow interval [{self.t_low}, {self.t_high}] holds no step of the {len(sigmas) - 1}-step schedule "
             f"(times {', '.join(f'{t:.3f}' for t in sigmas[:-1])}): widen the interval or use more steps",
         )
+
+    def start(self, x: torch.Tensor, backbone, num_steps: int | None = None) -> TRFlowState:
+        """A fresh run from noise `x` over `num_steps` (default: ours; a k-step search preview passes its k)."""
+        self._check_flow(backbone)
+        base = super().start(x, backbone, num_steps)
+        self._check_interval(base.scheduler.sigmas.tolist())
         return TRFlowState(base.x, base.scheduler, 0, noise=base.x)
 
     def run(
