@@ -25,7 +25,8 @@ from lvg.generate import load_start_frames, plan_prompts
 from lvg.methods.base import GenerationRequest
 from lvg.metrics.af import average_frequency
 from lvg.sampling.scheduler_loop import SchedulerSampler
-from lvg.sampling.trflow import TRFlowSampler, kept_steps
+from lvg.sampling.trflow import TRFlowSampler, TRFlowState, kept_steps, trflow_weights
+from lvg.search.gaussian import GaussianNoise
 from lvg.video import write_json_atomic
 
 REFERENCES = ("full", "t_high")
@@ -54,16 +55,57 @@ def calibration_starts(module, seeds: int, num_clips: int, toy_seed: int, guide,
     return worlds
 
 
+class RecordingSampler(TRFlowSampler):
+    """Plain Euler ([0, 1]) keeping every step's estimate; remembers each run's final state."""
+
+    def __init__(self, num_steps: int, shift: float | None, estimate: str) -> None:
+        super().__init__(num_steps, 0.0, 1.0, shift, estimate, keep_estimates=True)
+        self.runs: list[TRFlowState] = []
+
+    def run(self, *args, **kwargs) -> TRFlowState:
+        state = super().run(*args, **kwargs)
+        self.runs.append(state)
+        return state
+
+
+class ReplaySampler(TRFlowSampler):
+    """T-RFlow over [t_low, t_high] from a recorded Euler run: the trajectory does not depend on the interval, only
+    the weights of eq. 3 do, so the result is the recorded estimates reweighted, with no model call."""
+
+    def __init__(self, recorded: TRFlowState, t_low: float, t_high: float) -> None:
+        super().__init__(len(recorded.scheduler.timesteps), t_low, t_high)
+        self.recorded = recorded
+
+    def run(self, denoise, x, backbone, generator=None, callback=None, num_steps=None, stop=None) -> TRFlowState:
+        rec = self.recorded
+        if not (torch.is_tensor(x) and stop is None and torch.equal(x.cpu(), rec.noise.cpu())):
+            raise RuntimeError("replay of a different run: calibrate with the sampler itself (num_clips > 1)")
+        weights = trflow_weights(rec.scheduler.sigmas.tolist(), self.t_low, self.t_high)
+        result = sum(w * rec.estimates[i].estimate for i, w in weights.items()).to(x.device)
+        return TRFlowState(result, rec.scheduler, len(rec.scheduler.timesteps), rec.x0, rec.noise, result, 1.0)
+
+
 @torch.no_grad()
-def video_af(module, sampler: TRFlowSampler, worlds: list, seed: int) -> list[float]:
-    """AF of the generated frames (start frames excluded) of each world, sampled with `sampler`."""
+def world_af(module, sampler: TRFlowSampler, start: torch.Tensor, prompts: list[str], seed: int) -> float:
+    """AF of the frames `module` generates (start frames excluded) from `start` and `prompts` with `sampler`."""
     module.sampler = sampler
-    values = []
-    for index, (start, prompts) in enumerate(worlds):
-        request = GenerationRequest(start, prompts, module.frames_per_clip, seed=seed * 1_000_003 + index)
-        clips = list(module.generate(request))[1:]
-        values.append(average_frequency(torch.cat(clips, dim=1).float().cpu()))  # over frames and channels
-    return values
+    request = GenerationRequest(start, prompts, module.frames_per_clip, seed=seed)
+    clips = list(module.generate(request))[1:]
+    return average_frequency(torch.cat(clips, dim=1).float().cpu())  # over frames and channels
+
+
+def intervals_af(module, intervals: list, world: tuple, seed: int, base: SchedulerSampler, estimate: str) -> list:
+    """AF of one world's video for each interval. A single clip with plain noise is sampled once (Euler, every
+    estimate recorded) and each interval reweights it; otherwise each interval samples the video anew (later clips
+    depend on the earlier clips' results, and a noise search's winner on the interval)."""
+    start, prompts = world
+    if len(prompts) == 1 and type(module.noise_init) is GaussianNoise:
+        recorder = RecordingSampler(base.num_steps, base.shift, estimate)
+        world_af(module, recorder, start, prompts, seed)
+        (recorded,) = recorder.runs
+        return [world_af(module, ReplaySampler(recorded, lo, hi), start, prompts, seed) for lo, hi in intervals]
+    samplers = [TRFlowSampler(base.num_steps, lo, hi, base.shift, estimate) for lo, hi in intervals]
+    return [world_af(module, sampler, start, prompts, seed) for sampler in samplers]
 
 
 def calibrate_trflow(
@@ -100,20 +142,21 @@ def calibrate_trflow(
     ref = (0.0, 1.0) if reference == "full" else (0.0, t_high)
     worlds = calibration_starts(module, seeds, num_clips, toy_seed, guide, prompt, prompt_file)
 
-    def sampler(low: float, high: float) -> TRFlowSampler:
-        return TRFlowSampler(base.num_steps, low, high, base.shift, estimate)
-
+    intervals = [ref] + [(t_low, t_high) for t_low in t_lows]
     try:
-        ref_af = video_af(module, sampler(*ref), worlds, seed)
-        curve = []
-        for t_low in t_lows:
-            af = video_af(module, sampler(t_low, t_high), worlds, seed)
-            mean = sum(af) / len(af)
-            gap = mean - sum(ref_af) / len(ref_af)
-            kept = len(kept_steps(times, t_low, t_high))
-            curve.append({"t_low": t_low, "af": mean, "gap": gap, "kept_steps": kept, "af_per_world": af})
+        per_world = [
+            intervals_af(module, intervals, world, seed * 1_000_003 + index, base, estimate)
+            for index, world in enumerate(worlds)
+        ]
     finally:
         module.sampler = base
+    ref_af = [row[0] for row in per_world]
+    curve = []
+    for column, t_low in enumerate(t_lows, start=1):
+        af = [row[column] for row in per_world]
+        gap = sum(af) / len(af) - sum(ref_af) / len(ref_af)
+        kept = len(kept_steps(times, t_low, t_high))
+        curve.append({"t_low": t_low, "af": sum(af) / len(af), "gap": gap, "kept_steps": kept, "af_per_world": af})
     best = min(curve, key=lambda row: abs(row["gap"]))
     result = {
         "t_low": best["t_low"],

@@ -7,13 +7,14 @@ from tests_paths import REPO
 
 from lvg import LongVideoModule
 from lvg.backbones import Toy
-from lvg.calibrate_trflow import calibrate_trflow
+from lvg.calibrate_trflow import calibrate_trflow, calibration_starts, intervals_af
 from lvg.cli import main
 from lvg.errors import LvgError
 from lvg.methods import Extension
 from lvg.sampling import TRFlowSampler
+from lvg.search import GaussianNoise
 
-STEPS = 6  # step times 1, 5/6, 2/3, 1/2, 1/3, 1/6
+STEPS = 6
 CONFIG = REPO / "configs" / "toy" / "generate_trflow.yaml"
 
 
@@ -31,12 +32,26 @@ def test_calibration_picks_a_t_low_inside_the_interval_deterministically(module)
     other = calibrate_trflow(module, t_high=0.7, seeds=2, seed=1)
     assert module.sampler is sampler  # put back
     assert 0.0 <= first["t_low"] < 0.7
-    assert [row["t_low"] for row in first["curve"]] == pytest.approx([1 / 6, 1 / 3, 1 / 2, 2 / 3], abs=1e-6)
-    assert [row["kept_steps"] for row in first["curve"]] == [4, 3, 2, 1]
+    times = module.backbone.make_scheduler()
+    times.set_timesteps(STEPS)
+    below = sorted(t for t in times.sigmas[:-1].tolist() if t < 0.7)  # every distinct truncation
+    assert [row["t_low"] for row in first["curve"]] == pytest.approx(below, abs=1e-6)
+    assert [row["kept_steps"] for row in first["curve"]] == list(range(len(below), 0, -1))
     best = min(first["curve"], key=lambda row: abs(row["gap"]))
     assert best["t_low"] == first["t_low"] and len({row["af"] for row in first["curve"]}) == 4
     assert first == again
     assert other["reference_af"] != first["reference_af"]
+
+
+def test_reweighting_one_recorded_run_equals_sampling_each_interval(module):
+    """A single clip's trajectory does not depend on the interval: the fast path (one Euler run, reweighted) gives
+    what sampling every interval anew gives."""
+    world = calibration_starts(module, 1, 1, 3, None, None, None)[0]
+    intervals = [(0.0, 1.0), (0.0, 0.7), (0.3, 0.7), (0.5, 1.0)]
+    fast = intervals_af(module, intervals, world, 7, module.sampler, "euler")
+    module.noise_init = type("PlainNoise", (GaussianNoise,), {})()  # not the plain class: no replay
+    slow = intervals_af(module, intervals, world, 7, module.sampler, "euler")
+    assert fast == pytest.approx(slow, rel=1e-4) and len(set(fast)) == 4
 
 
 def test_the_literal_reference_is_degenerate_at_the_last_step(module):
