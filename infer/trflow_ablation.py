@@ -11,6 +11,9 @@ build it, then only its sampler is swapped for T-RFlow over each interval. A met
 KV cache) joins the table with one more `name=configs/toy/<its config>.yaml`.
 
 python infer/trflow_ablation.py --seeds 6 --clips 8 --out outputs/trflow_ablation.json
+
+Rows already in `--out` from a run with the same settings are kept, so a long ablation can be run (or resumed) an
+interval or a method at a time.
 """
 
 from __future__ import annotations
@@ -53,13 +56,19 @@ def stretches(curve: list[float], parts: int) -> list[float]:
     return [sum(c) / len(c) for c in chunks]
 
 
-def run(args) -> dict:
-    results = {"seeds": args.seeds, "clips": args.clips, "steps": args.steps, "rows": []}
+def run(args, previous: dict | None = None) -> dict:
+    """Every (method, interval) row; the rows of `previous` (a run with the same settings) are kept, not redone."""
+    settings = {"seeds": args.seeds, "clips": args.clips, "steps": args.steps, "seed": args.seed}
+    done = previous.get("rows", []) if previous and all(previous.get(k) == v for k, v in settings.items()) else []
+    results = {**settings, "rows": list(done)}
     for spec in args.configs:
         name, config = spec.split("=", 1)
-        module = build_module(config, args.checkpoint)
+        module = None
         for text in args.intervals:
             low, high = parse_interval(text)
+            if any(r["method"] == name and r["interval"] == [low, high] for r in done):
+                continue
+            module = module or build_module(config, args.checkpoint)
             module.sampler = TRFlowSampler(args.steps, low, high)
             tic = time.perf_counter()
             drift = evaluate_toy_drift(module, num_seeds=args.seeds, num_clips=args.clips, seed=args.seed)
@@ -109,8 +118,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="generation seed")
     p.add_argument("--out", default="outputs/trflow_ablation.json")
     args = p.parse_args()
-    results = run(args)
     out = Path(args.out)
+    previous = json.loads(out.read_text()) if out.is_file() else None
+    results = run(args, previous)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
     table = markdown(results)

@@ -4,6 +4,7 @@ import importlib.util
 import sys
 from types import SimpleNamespace
 
+import pytest
 from tests_paths import REPO
 
 spec = importlib.util.spec_from_file_location("trflow_ablation", REPO / "infer" / "trflow_ablation.py")
@@ -39,3 +40,15 @@ def test_recipe_builds_each_configs_method_and_measures_every_interval(tiny_toy_
     assert rows[0]["curves"] != rows[1]["curves"]
     table = ablation.markdown(results)
     assert "| extension | [0.3, 0.7] |" in table and "clips 1-1 | clips 2-2" in table
+
+
+def test_rows_of_an_earlier_run_with_the_same_settings_are_kept(monkeypatch):
+    args = SimpleNamespace(
+        configs=["extension=unused.yaml"], intervals=["0,1"], checkpoint=None, seeds=1, clips=2, steps=3, seed=0
+    )
+    row = {"method": "extension", "interval": [0.0, 1.0], "mass_kept": 0.5}
+    previous = {"seeds": 1, "clips": 2, "steps": 3, "seed": 0, "rows": [row]}
+    monkeypatch.setattr(ablation, "build_module", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt")))
+    assert ablation.run(args, previous)["rows"] == [row]
+    with pytest.raises(AssertionError, match="rebuilt"):
+        ablation.run(args, {**previous, "seeds": 2})  # other settings: measured again
