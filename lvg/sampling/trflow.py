@@ -14,8 +14,9 @@ The trajectory x_{t_i} still follows plain Euler: a kept term at t_i needs the m
 every earlier step, so the steps above t_high are computed (their terms dropped). Nothing depends on the steps below
 t_low, so no model call is made there: the sampler saves the s - (index after the last kept step) evaluations (with
 s = 50 uniform steps and t_low = 0.3, about 15 calls per clip, 30%). The model is called at the scheduler's own
-timesteps (as `SchedulerSampler` does) and the steps use its sigmas, shift included; for a multistep scheduler (UniPC
-in Wan2.1 checkpoints) the trajectory is Euler on that scheduler's sigmas, not the multistep update.
+timesteps (as `SchedulerSampler` and the diffusers pipelines do; UniPC rounds them to integers) and the steps use its
+sigmas, shift included; for a multistep scheduler (UniPC in Wan2.1 checkpoints) the trajectory is Euler on that
+scheduler's sigmas, not the multistep update.
 """
 
 from __future__ import annotations
