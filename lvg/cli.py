@@ -78,6 +78,62 @@ class LvgTrainer(Trainer):
                 logger.experiment.finish()
         return sidecar
 
+    def calibrate_trflow(
+        self,
+        model: LongVideoModule,
+        t_high: float = 0.7,
+        reference: str = "full",
+        t_lows: list[float] | None = None,
+        seeds: int = 4,
+        num_clips: int = 1,
+        toy_seed: int = 0,
+        seed: int = 0,
+        guide: str | None = None,
+        prompt: str | None = None,
+        prompt_file: str | None = None,
+        ckpt_path: str | None = None,
+        output: str = "outputs/trflow_calibration.json",
+    ) -> dict:
+        """Pick T-RFlow's t_low so the AF of videos over [t_low, t_high] matches the reference (error-free §3.4).
+
+        Args:
+            t_high: the upper threshold, kept fixed (paper: 0.7).
+            reference: `full` matches AF over [0, 1] (the untruncated sampler); `t_high` over [0, t_high] (the
+                literal reading, degenerate: see lvg.calibrate_trflow).
+            t_lows: candidate t_low values (default: every step time of the schedule below t_high).
+            seeds: calibration videos (toy worlds toy_seed, toy_seed + 1, ..., or the guide with one seed each).
+            num_clips: clips per video.
+            toy_seed, seed, guide, prompt, prompt_file: as in `lvg generate`.
+            ckpt_path: a Lightning checkpoint (.ckpt) to load weights from.
+            output: the JSON file the searched curve is written to (a generate config's .mp4 `output` puts it
+                beside that video as `<name>.trflow_calibration.json`).
+        """
+        from lvg.calibrate_trflow import calibrate_trflow, curve_path, format_curve
+
+        if ckpt_path is not None:
+            load_weights(model, ckpt_path)
+        model.to(self.strategy.root_device)
+        result = calibrate_trflow(
+            model,
+            t_high=t_high,
+            reference=reference,
+            t_lows=t_lows,
+            seeds=seeds,
+            num_clips=num_clips,
+            toy_seed=toy_seed,
+            seed=seed,
+            guide=guide,
+            prompt=prompt,
+            prompt_file=prompt_file,
+            output=output,
+        )
+        print(format_curve(result))
+        print(f"t_low = {result['t_low']} (curve written to {curve_path(output)})")
+        return result
+
+
+setattr(LvgTrainer, "calibrate-trflow", LvgTrainer.calibrate_trflow)  # `lvg calibrate-trflow`
+
 
 def load_weights(model: LongVideoModule, ckpt_path: str) -> None:
     """Load a Lightning checkpoint's state dict into `model`, with one clear error if it is missing or foreign."""
@@ -96,7 +152,7 @@ class LvgCLI(LightningCLI):
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
-        return {**LightningCLI.subcommands(), "generate": {"model"}}
+        return {**LightningCLI.subcommands(), "generate": {"model"}, "calibrate-trflow": {"model"}}
 
     def before_generate(self) -> None:
         cfg = self.config.get(self.subcommand)

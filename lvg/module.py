@@ -62,6 +62,7 @@ class LongVideoModule(L.LightningModule):
         self.backbone = backbone
         self.method = method
         self.sampler = sampler or SchedulerSampler()
+        self.sampler.check(backbone)
         self.noise_init = noise_init or GaussianNoise()
         self.noise_init.check(getattr(self.sampler, "num_steps", 1))
         method.check(backbone, frames_per_clip, self.sampler, self.noise_init)

@@ -2,5 +2,6 @@
 
 from lvg.sampling.per_frame_euler import euler_rows
 from lvg.sampling.scheduler_loop import SamplingState, SchedulerSampler
+from lvg.sampling.trflow import TRFlowSampler, TRFlowState
 
-__all__ = ["SamplingState", "SchedulerSampler", "euler_rows"]
+__all__ = ["SamplingState", "SchedulerSampler", "TRFlowSampler", "TRFlowState", "euler_rows"]

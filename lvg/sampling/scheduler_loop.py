@@ -100,6 +100,9 @@ class SchedulerSampler:
     ) -> torch.Tensor:
         return self.run(denoise, x, backbone, generator, callback).x
 
+    def check(self, backbone) -> None:
+        """Refuse a backbone this sampler cannot run (called when the module is built); any backbone runs here."""
+
     def start(self, x: torch.Tensor, backbone, num_steps: int | None = None) -> SamplingState:
         """A fresh run from noise `x` (scaled by the scheduler's initial sigma) over `num_steps` (default: ours)."""
         scheduler = backbone.make_scheduler(self.shift)
