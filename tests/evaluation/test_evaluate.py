@@ -91,7 +91,8 @@ def test_bad_inputs_are_named_in_the_report(videos, tmp_path, capsys):
          "--progress", "false"], capsys)  # fmt: skip
     assert code == 0, err
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
-    reasons = {s.get("input", s.get("metric")).split("/")[-1]: s["reason"] for k, v in report["skipped"].items() for s in v}
+    skipped = report["skipped"]["inputs"] + report["skipped"]["metrics"]
+    reasons = {s.get("input", s.get("metric")).split("/")[-1]: s["reason"] for s in skipped}
     assert "cannot read video" in reasons["broken.mp4"]
     assert "sidecar" in reasons["extension_s2.mp4"]
     assert "not found" in reasons["subject_consistency"]
