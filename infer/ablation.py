@@ -2,7 +2,7 @@
 
 python infer/ablation.py --grid infer/grids/toy.yaml --out outputs/ablation/toy            # every run, then evaluate
 python infer/ablation.py --grid infer/grids/toy.yaml --method=extension --seed=1          # a subset of the grid
-python infer/ablation.py --grid infer/grids/toy.yaml --wandb                              # + W&B runs (offline w/o key)
+python infer/ablation.py --grid infer/grids/toy.yaml --wandb                              # + W&B (offline w/o key)
 python infer/ablation.py --grid infer/grids/toy.yaml --write_sweep infer/sweeps/toy.yaml  # the W&B sweep file
 wandb sweep infer/sweeps/toy.yaml && wandb agent <sweep id>                               # the grid as a W&B sweep
 

@@ -51,7 +51,8 @@ def test_a_tiny_grid_runs_offline_with_tagged_sidecars_and_grouped_wandb_runs(ti
             "sampler": {"euler_2": ["--model.init_args.sampler.init_args.num_steps", "2"]},
         },
         num_clips=2,
-        args=["--model.init_args.backbone.init_args.path", str(tiny_toy_dir), "--model.init_args.frames_per_clip", "4"],
+        args=["--model.init_args.backbone.init_args.path", str(tiny_toy_dir),
+              "--model.init_args.frames_per_clip", "4"],
     )  # fmt: skip
     report = run_grid(grid, tmp_path, wandb=True, html=False, progress=False)
     assert set(report["per_method"]) == {
