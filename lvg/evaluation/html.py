@@ -77,6 +77,9 @@ pre { font-size: 11px; background: #f6f6f6; padding: 6px; max-height: 300px; ove
 """
 
 
+DISPLAY = 256  # pixels: small videos are upscaled (pixel repetition) and large ones subsampled towards this size
+
+
 def _fmt(v) -> str:
     return "-" if v is None else f"{v:.4f}"
 
@@ -86,7 +89,10 @@ def write_html_report(report: dict, path: Path, scale: int | None = None) -> Pat
     clips = []
     for r in report["videos"]:
         frames = read_video(r["path"])
-        up = scale or max(1, 256 // max(frames.shape[1:3]))
+        side = max(frames.shape[1:3])
+        if side > 2 * DISPLAY:  # keep the page small: every n-th pixel of large videos
+            frames = frames[:, :: side // DISPLAY, :: side // DISPLAY]
+        up = scale or max(1, DISPLAY // max(frames.shape[1:3]))
         clips.append((frames, float(report["sidecars"].get(r["path"], {}).get("fps", 8)), up))
     figures = []
     for r, webm in zip(report["videos"], encode_many(clips)):

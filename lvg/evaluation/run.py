@@ -49,9 +49,9 @@ def score_video(video: VideoInput, frames: np.ndarray, metrics: list) -> dict:
             if truth is None:
                 continue
             prepared = metric.prepare(frames, truth)
+        elif isinstance(metric, DynamicDegree):  # VBench samples frames at about 8 fps
+            prepared = metric.prepare(frames, fps=video.fps)
         else:
-            if isinstance(metric, DynamicDegree):
-                metric.stride = max(1, round(video.fps / 8))
             prepared = metric.prepare(frames)
         row["whole"][metric.name] = metric.score(prepared, start, len(frames))
         row["clips"][metric.name] = [metric.score(prepared, s, min(e, len(frames))) for s, e in clips]

@@ -68,9 +68,11 @@ class DynamicDegree(VideoMetric):
         self.source = self.flow.source
         self.stride = max(1, round(fps / 8))
 
-    def prepare(self, frames: np.ndarray) -> dict:
-        """Top-5% motion of each sampled pair (frames 0, stride, 2 * stride, ...) and the frame size."""
-        idx = list(range(0, len(frames), self.stride))
+    def prepare(self, frames: np.ndarray, fps: float | None = None) -> dict:
+        """Top-5% motion of each sampled pair (frames 0, stride, 2 * stride, ...; the stride from `fps` if given, else
+        from the constructor's) and the frame size."""
+        stride = self.stride if fps is None else max(1, round(fps / 8))
+        idx = list(range(0, len(frames), stride))
         motion = [top_motion(self.flow(frames[i], frames[j])) for i, j in zip(idx[:-1], idx[1:])]
         return {"index": np.asarray(idx), "motion": np.asarray(motion), "size": min(frames.shape[1:3])}
 
