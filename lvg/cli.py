@@ -1,4 +1,5 @@
-"""The `lvg` command: LightningCLI (`fit | validate | test`) plus `lvg generate` on the same config machinery.
+"""The `lvg` command: LightningCLI (`fit | validate | test`) plus `lvg generate` on the same config machinery, and
+`lvg evaluate` (routed to `lvg.evaluation.cli`).
 
 Bad input raises `LvgError`; `main` prints it as one line (`lvg: error: ...`) and exits with code 2.
 """
@@ -198,7 +199,13 @@ def find_lvg_error(exc: BaseException | None) -> LvgError | None:
 
 
 def main(args: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if args is None else [str(a) for a in args]
     try:
+        if argv[:1] == ["evaluate"]:  # `lvg evaluate`: no model, its own parser (lvg.evaluation.cli)
+            from lvg.evaluation.cli import run_evaluate
+
+            run_evaluate(argv[1:])
+            return
         run_cli(args)
     except Exception as e:
         lvg_error = find_lvg_error(e)

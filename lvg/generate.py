@@ -144,6 +144,7 @@ def generate_video(
             if i == 0 and request.first_clip == 0:
                 continue  # the given start frames
             record = {"seconds": round(time.perf_counter() - tic, 4)}
+            record["frames"] = [sink.frames_written - len(pixels), sink.frames_written]  # [start, end) in the video
             if clip_index in searches:
                 record["search"] = searches.pop(clip_index)
             records.append(record)
@@ -161,6 +162,7 @@ def generate_video(
         "height": h,
         "width": w,
         "frames_per_clip": frames,
+        "condition_frames": int(start.shape[2]),  # given frames at the start of the video (not generated)
         "seed": seed,
         "start": {"guide": guide} if guide else {"toy_seed": toy_seed},
         "clips": [{"index": i, "prompt": p, **r} for i, (p, r) in enumerate(zip(prompts, records))],

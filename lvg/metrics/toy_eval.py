@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from lvg.data.toy_world import toy_start
+from lvg.data.toy_world import Truth, _concat_truth, _slice_truth, toy_start
 from lvg.methods.base import GenerationRequest
 from lvg.metrics.toy_drift import background_error, color_histogram_distance, sprite_mass_kept
 
@@ -20,6 +20,17 @@ HELD_OUT_SEED_BASE = 900_000
 def true_frames(clips: list, overlap: int) -> torch.Tensor:
     """The continuous true frames [T, 3, H, W] in [0, 1] of consecutive clips (overlaps counted once)."""
     return torch.cat([clips[0].frames] + [c.frames[overlap:] for c in clips[1:]])
+
+
+def true_long_video(
+    seed: int, num_clips: int, frames_per_clip: int, overlap: int, resolution: int, max_sprites: int = 3
+) -> tuple[torch.Tensor, Truth]:
+    """The true frames [T, 3, H, W] in [0, 1] and ground truth of the toy long video `toy_start` begins."""
+    _, _, clips = toy_start(seed, num_clips, frames_per_clip, overlap, resolution, max_sprites)
+    truth = clips[0].truth
+    for clip in clips[1:]:
+        truth = _concat_truth(truth, _slice_truth(clip.truth, overlap))
+    return true_frames(clips, overlap), truth
 
 
 @torch.no_grad()

@@ -1,0 +1,171 @@
+"""`lvg evaluate`: score videos whole and per clip, aggregate per method, and write the report.
+
+Per video: decode once, `prepare` each metric once (batched features / flows), then score the generated frames as
+a whole (after the given start frames) and each clip's frame range (from the sidecar). Per method: each metric's
+own aggregation over that method's videos, mean per-clip curves, and min / max / range / std over noises.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from lvg.errors import LvgError
+from lvg.evaluation.inputs import VideoInput, collect_videos
+from lvg.evaluation.metric_set import Models, build_metrics
+from lvg.metrics.dynamic_degree import DynamicDegree
+from lvg.metrics.per_clip import noise_variance_table
+from lvg.metrics.toy_ground_truth import toy_truth
+from lvg.video import read_video, write_json_atomic
+
+
+def _truth_of(video: VideoInput):
+    """The toy world's truth for a video `lvg generate` started from a toy world, else None."""
+    s = video.sidecar or {}
+    if "toy_seed" not in s.get("start", {}) or not s.get("clips"):
+        return None
+    return toy_truth(
+        int(s["start"]["toy_seed"]),
+        len(s["clips"]),
+        int(s["frames_per_clip"]),
+        video.generated_from(),
+        int(s["height"]),
+    )
+
+
+def score_video(video: VideoInput, frames: np.ndarray, metrics: list) -> dict:
+    """One video's row: whole-video scores (generated frames) and per-clip curves, per metric."""
+    start, clips = video.generated_from(), video.clips()
+    truth = None
+    row = {"video": video.name, "path": str(video.path), "method": video.method, "condition": video.condition}
+    row["frames"] = len(frames)
+    row.update({"seed": (video.sidecar or {}).get("seed"), "whole": {}, "clips": {}, "notes": video.notes})
+    for metric in metrics:
+        if getattr(metric, "needs_truth", False):
+            truth = truth if truth is not None else _truth_of(video)
+            if truth is None:
+                continue
+            prepared = metric.prepare(frames, truth)
+        elif isinstance(metric, DynamicDegree):  # VBench samples frames at about 8 fps
+            prepared = metric.prepare(frames, fps=video.fps)
+        else:
+            prepared = metric.prepare(frames)
+        row["whole"][metric.name] = metric.score(prepared, start, len(frames))
+        row["clips"][metric.name] = [metric.score(prepared, s, min(e, len(frames))) for s, e in clips]
+    if truth is None and any(getattr(m, "needs_truth", False) for m in metrics):
+        video.notes.append("toy ground-truth metrics skipped: the video did not start from a toy world")
+    return row
+
+
+def aggregate(rows: list[dict], metrics: list) -> dict:
+    """Per method, per metric: the metric's own aggregation of whole-video scores, and the mean per-clip curve."""
+    out = {}
+    for method in sorted({r["method"] for r in rows}):
+        mine = [r for r in rows if r["method"] == method]
+        entry = {"videos": len(mine), "whole": {}, "clips": {}}
+        for metric in metrics:
+            have = [r for r in mine if metric.name in r["whole"]]
+            if not have:
+                continue
+            entry["whole"][metric.name] = metric.aggregate(
+                [r["whole"][metric.name] for r in have], [r["frames"] for r in have]
+            )
+            curves = [r["clips"][metric.name] for r in have if r["clips"].get(metric.name)]
+            if curves:
+                n = max(len(c) for c in curves)
+                entry["clips"][metric.name] = [
+                    _mean([c[i] for c in curves if i < len(c) and c[i] is not None]) for i in range(n)
+                ]
+        out[method] = entry
+    return out
+
+
+def _mean(values: list) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def write_csv(path: Path, rows: list[dict], metrics: list) -> None:
+    """Long format: one line per (video, clip or `all`, metric)."""
+    sources = {m.name: m.source for m in metrics}
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["video", "method", "seed", "clip", "metric", "value", "source"])
+        for r in rows:
+            for name, value in r["whole"].items():
+                w.writerow([r["video"], r["method"], r["seed"], "all", name, value, sources[name]])
+                for i, v in enumerate(r["clips"].get(name, [])):
+                    w.writerow([r["video"], r["method"], r["seed"], i, name, v, sources[name]])
+
+
+def evaluate(
+    inputs: list[str],
+    output: str = "outputs/evaluation",
+    metrics: list[str] | None = None,
+    models: Models | None = None,
+    html: bool = True,
+    wandb: bool = False,
+    wandb_project: str = "lvg",
+    progress: bool = True,
+) -> dict:
+    """Evaluate videos (files or folders with sidecars) into `output`/report.json, metrics.csv, variance.csv,
+    plots/*.png, report.html; raises LvgError only when nothing could be evaluated."""
+    videos, skipped_inputs = collect_videos(inputs)
+    chosen, skipped_metrics = build_metrics(metrics, models or Models())
+    rows, sidecars, bar = [], {}, tqdm(videos, desc="videos", unit="video", disable=not progress)
+    for video in bar:
+        try:
+            frames = read_video(video.path)
+        except LvgError as e:  # the whole video is skipped: drop its partial skips (e.g. a missing sidecar)
+            skipped_inputs[:] = [s for s in skipped_inputs if s["input"] != str(video.path)]
+            skipped_inputs.append({"input": str(video.path), "reason": str(e)})
+            continue
+        if len(frames) < 2:
+            skipped_inputs.append({"input": str(video.path), "reason": "fewer than 2 frames"})
+            continue
+        bar.set_postfix_str(video.name)
+        rows.append(score_video(video, frames, chosen))
+        sidecars[str(video.path)] = video.sidecar or {}
+    if not rows or not chosen:
+        what = "; ".join(f"{s.get('input', s.get('metric'))}: {s['reason']}" for s in skipped_inputs + skipped_metrics)
+        raise LvgError(f"nothing could be evaluated ({what or 'no inputs'}): give videos written by `lvg generate`")
+    names = [m.name for m in chosen if any(m.name in r["whole"] for r in rows)]
+    report = {
+        "inputs": [str(i) for i in inputs],
+        "metrics": {m.name: {"source": m.source, "higher_is_better": m.higher_is_better} for m in chosen},
+        "per_method": aggregate(rows, chosen),
+        "variance_over_noises": noise_variance_table(
+            [{"method": r["method"], "condition": r["condition"], **r["whole"]} for r in rows], names
+        ),
+        "videos": rows,
+        "sidecars": sidecars,
+        "skipped": {"inputs": skipped_inputs, "metrics": skipped_metrics},
+    }
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "report.json", report)
+    write_csv(out / "metrics.csv", rows, chosen)
+    _write_variance_csv(out / "variance.csv", report["variance_over_noises"])
+    from lvg.evaluation.plots import plot_curves
+
+    report["plots"] = plot_curves(report, out / "plots")
+    if html:
+        from lvg.evaluation.html import write_html_report
+
+        write_html_report(report, out / "report.html")
+    if wandb:
+        from lvg.evaluation.wandb_log import log_report
+
+        log_report(report, out, wandb_project)
+    write_json_atomic(out / "report.json", report)
+    return report
+
+
+def _write_variance_csv(path: Path, table: list[dict]) -> None:
+    cols = ["method", "metric", "conditions", "noises", "min", "max", "range", "std", "mean"]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(table)

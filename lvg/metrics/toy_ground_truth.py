@@ -1,0 +1,119 @@
+"""Toy-world ground-truth metrics, per frame, weight-free (definitions in `lvg.metrics.toy_drift`):
+
+- `toy_mass_kept`: sprite-colour mass kept relative to the guide frame (colour fidelity; higher is better);
+- `toy_size_fidelity`: per sprite colour present in the true frame, min(generated, true) / max(generated, true)
+  pixel count, mean over colours (a sprite grown or shrunk scores lower);
+- `toy_position_error`: per sprite colour present in both, the distance in pixels between the centroid of that
+  colour's generated pixels and the true sprite centre, mean over colours; undefined (skipped) where no colour is
+  found (lower is better; occlusion biases centroids, so it is a drift indicator, not an exact position);
+- `toy_background_error`: mean |frame - true background| off sprites (lower is better).
+
+A range scores the mean over its frames where defined; the aggregate is the mean over videos. The truth comes from
+the toy world the video was started from (`toy_truth`), continued by the true physics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lvg.data.toy_world import PALETTE, Truth
+from lvg.metrics.base import VideoMetric, as_uint8_frames
+from lvg.metrics.toy_drift import background_error, palette_labels, sprite_color_mass, sprite_mass_kept
+from lvg.metrics.toy_eval import true_long_video
+
+COLOR_INDEX = {name: i for i, name in enumerate(PALETTE)}
+
+
+@dataclass
+class ToyTruth:
+    """The true long video [T, 3, H, W] in [0, 1], its ground truth, and the guide frame's index."""
+
+    frames: torch.Tensor
+    truth: Truth
+    guide_index: int
+
+
+def toy_truth(toy_seed: int, num_clips: int, frames_per_clip: int, condition_frames: int, resolution: int) -> ToyTruth:
+    """The truth of a toy long video as `lvg generate` starts it (`toy_start` with the same arguments)."""
+    frames, truth = true_long_video(toy_seed, num_clips, frames_per_clip, condition_frames, resolution)
+    return ToyTruth(frames, truth, condition_frames - 1)
+
+
+def _float_frames(frames: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(as_uint8_frames(frames))).permute(0, 3, 1, 2).float() / 255
+
+
+def size_fidelity(frames: torch.Tensor, true_frames: torch.Tensor) -> torch.Tensor:
+    """Per frame, mean over colours present in the true frame of min/max of generated and true pixel counts: [F]."""
+    gen, true = sprite_color_mass(frames), sprite_color_mass(true_frames)
+    ratio = torch.minimum(gen, true) / torch.maximum(gen, true).clamp(min=1)
+    present = true > 0
+    return (ratio * present).sum(1) / present.sum(1).clamp(min=1)
+
+
+def position_error(frames: torch.Tensor, truth: Truth) -> torch.Tensor:
+    """Per frame, mean centroid distance (pixels) over sprite colours found and truly present; NaN if none: [F]."""
+    labels = palette_labels(frames)
+    h, w = labels.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    out = torch.full((len(frames),), float("nan"))
+    for t in range(len(frames)):
+        errors = []
+        for k, color in enumerate(truth.colors):
+            mask = labels[t] == COLOR_INDEX[color]
+            if not truth.present[t, k] or not mask.any():
+                continue
+            cx, cy = xs[mask].mean() + 0.5, ys[mask].mean() + 0.5  # pixel centres
+            errors.append(float(np.hypot(cx - truth.positions[t, k, 0], cy - truth.positions[t, k, 1])))
+        if errors:
+            out[t] = float(np.mean(errors))
+    return out
+
+
+MEASURES = {
+    "toy_mass_kept": True,
+    "toy_size_fidelity": True,
+    "toy_position_error": False,
+    "toy_background_error": False,
+}
+
+
+class ToyMeasure(VideoMetric):
+    """One toy ground-truth measure; `prepare(frames, truth)` needs the video's `ToyTruth`."""
+
+    source = "toy-world ground truth (weight-free)"
+    needs_truth = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.higher_is_better = MEASURES[name]
+
+    def prepare(self, frames: np.ndarray, truth: ToyTruth) -> torch.Tensor:
+        """The measure per frame of the video: [F] (NaN where undefined)."""
+        x = _float_frames(frames)
+        n = min(len(x), len(truth.frames))
+        x, true = x[:n], truth.frames[:n]
+        if self.name == "toy_mass_kept":
+            return sprite_mass_kept(x, truth.frames[truth.guide_index])
+        if self.name == "toy_size_fidelity":
+            return size_fidelity(x, true)
+        if self.name == "toy_position_error":
+            return position_error(x, truth.truth)
+        return background_error(x, truth.truth.background)
+
+    def score(self, prepared: torch.Tensor, start: int, end: int) -> float | None:
+        values = prepared[start:end]
+        values = values[~torch.isnan(values)]
+        return float(values.mean()) if len(values) else None
+
+    def compute(self, videos, truths: list[ToyTruth]) -> tuple[float | None, list[float | None]]:
+        per_video = [self.score(self.prepare(as_uint8_frames(v), t), 0, len(v)) for v, t in zip(videos, truths)]
+        return self.aggregate(per_video, []), per_video
+
+
+def compute(videos, truths: list[ToyTruth], name: str = "toy_mass_kept") -> tuple[float | None, list[float | None]]:
+    """(aggregate, per_video) of one toy measure over videos with their truths."""
+    return ToyMeasure(name).compute(videos, truths)
