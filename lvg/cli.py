@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import WandbLogger
 
 from lvg.errors import LvgError
 from lvg.module import LongVideoModule
+from lvg.scale import check_strategy
 from lvg.tracking import log_search_table
 
 
@@ -97,6 +98,16 @@ class LvgCLI(LightningCLI):
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
         return {**LightningCLI.subcommands(), "generate": {"model"}}
+
+    def _parse_ckpt_path(self) -> None:
+        """The config builds the model, not `--ckpt_path`'s saved hyperparameters: those leave out the injected
+        backbone, method, sampler and noise init, so Lightning's re-parse of them fails (`lvg fit --ckpt_path
+        file.ckpt`). Weights, optimizer, loop and RNG state still come from the checkpoint."""
+
+    def before_instantiate_classes(self) -> None:
+        """A distributed strategy this machine cannot run fails here with one line (lvg.scale)."""
+        cfg = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        check_strategy(cfg.get("trainer") or {})
 
     def before_generate(self) -> None:
         cfg = self.config.get(self.subcommand)
