@@ -35,6 +35,8 @@ class LvgTrainer(Trainer):
         ckpt_path: str | None = None,
         progress: bool = True,
         resume: bool = True,
+        jobs: str | None = None,
+        shard: str | None = None,
     ) -> dict:
         """Generate a long video clip by clip into `output` (mp4) with a JSON sidecar beside it.
 
@@ -51,12 +53,23 @@ class LvgTrainer(Trainer):
             progress: show progress bars over clips and denoising steps.
             resume: continue an interrupted run of the same command (its log `.<output>.resume/` is beside the
                 output); false starts over.
+            jobs: a JSON-lines manifest of many videos, one job per line (see `lvg.jobs`); each process generates
+                its share (job i where i % world == rank) and skips jobs already done.
+            shard: this process's share of `jobs` as RANK/WORLD (default: from torchrun / srun, else 0/1).
         """
         from lvg.generate import generate_video
 
         if ckpt_path is not None:
             load_weights(model, ckpt_path)
         model.to(self.strategy.root_device)
+        if shard is not None and jobs is None:
+            raise LvgError("--shard splits a --jobs manifest: give --jobs too")
+        if jobs is not None:
+            from lvg.jobs import run_jobs
+
+            given = dict(num_clips=num_clips, prompt=prompt, prompt_file=prompt_file, guide=guide, toy_seed=toy_seed,
+                         seed=seed, fps=fps, resume=resume)  # fmt: skip
+            return run_jobs(model, jobs, shard, given, getattr(self, "lvg_config", None), progress)
         sidecar = generate_video(
             model,
             output,
