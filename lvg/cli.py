@@ -61,7 +61,7 @@ class LvgTrainer(Trainer):
 
         if ckpt_path is not None:
             load_weights(model, ckpt_path)
-        model.to(self.strategy.root_device)
+        place_for_generation(model, self.strategy.root_device)
         if shard is not None and jobs is None:
             raise LvgError("--shard splits a --jobs manifest: give --jobs too")
         if jobs is not None:
@@ -91,6 +91,18 @@ class LvgTrainer(Trainer):
             if isinstance(logger, WandbLogger) and logger._experiment is not None:
                 logger.experiment.finish()
         return sidecar
+
+
+def place_for_generation(model: LongVideoModule, device) -> None:
+    """Move the module to `device`; a backbone with `cpu_offload` keeps its parts on the CPU until each runs."""
+    backbone = model.backbone
+    if not getattr(backbone, "cpu_offload", False):
+        model.to(device)
+        return
+    for child in model.children():
+        if child is not backbone:
+            child.to(device)
+    backbone.enable_cpu_offload(device)
 
 
 def load_weights(model: LongVideoModule, ckpt_path: str) -> None:
