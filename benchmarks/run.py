@@ -1,119 +1,146 @@
-"""lvg benchmarks on the toy default: training steps/s, generated frames/s, peak memory at 5 vs 50 clips.
+"""lvg benchmark harness: runs every benchmark in benchmarks/ and writes one report.
 
-python benchmarks/run.py [--quick] [--out benchmarks/report.json]
+python benchmarks/run.py [--quick] [--only NAME ...] [--out benchmarks/report.json]
 
-Each memory figure is the peak resident set size of a fresh process that loads the model and generates N clips,
-so the 50/5 ratio says whether anything grows with the video (target: at most 1.05). Not a test: numbers depend on
-the machine; the report records which machine and commit produced them.
+A benchmark is a file `benchmarks/<topic>.py` exposing `records(quick: bool) -> list[dict]` (records `{"name",
+"value", "unit", "lower_is_better", "notes"}`, see benchmarks/README.md). The harness imports each, adds the machine
+and the commit to every record, and writes `report.json` (a list of records) and `report.md` (a table) beside it. A
+benchmark that fails, or cannot run here, leaves a record with value None and the reason in its notes; the others
+still run. Numbers depend on the machine: the report names it. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import platform
-import resource
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def toy_module(checkpoint: str | None, steps: int):
-    from lvg import LongVideoModule
-    from lvg.backbones import Toy
-    from lvg.methods import Extension
-    from lvg.sampling import SchedulerSampler
-
-    backbone = Toy(path=checkpoint) if checkpoint else Toy(width=192, layers=6, heads=6)
-    return LongVideoModule(backbone, Extension(condition_frames=2), SchedulerSampler(steps))
-
-
-def bench_training(n_steps: int) -> dict:
-    """Optimizer steps per second of LongVideoModule's training step on toy batches (batch 8, 8x32x32)."""
-    import torch
-
-    from lvg.data import ToyWorldData
-
-    module = toy_module(None, 20)
-    batches = iter(ToyWorldData(max_sprites=3, samples_per_epoch=8 * (n_steps + 2)).train_dataloader())
-    opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
-    for i in range(n_steps + 1):
-        if i == 1:
-            tic = time.perf_counter()  # the first step warms up
-        loss = module.method.loss(module.backbone, next(batches), torch.Generator().manual_seed(i))["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return {"name": "toy/train_steps_per_s", "value": n_steps / (time.perf_counter() - tic), "unit": "steps/s",
-            "lower_is_better": False, "notes": "batch 8, 8 frames 32x32, width 192, 6 layers, AdamW"}  # fmt: skip
-
-
-def generate_clips(checkpoint: str | None, num_clips: int, steps: int) -> dict:
-    """Generate `num_clips` clips into a throwaway mp4; report frames/s and this process's peak RSS."""
-    import tempfile
-
-    from lvg.generate import generate_video
-
-    module = toy_module(checkpoint, steps)
-    with tempfile.TemporaryDirectory() as tmp:
-        tic = time.perf_counter()
-        side = generate_video(module, f"{tmp}/v.mp4", num_clips=num_clips, progress=False)
-        seconds = time.perf_counter() - tic
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"frames": side["frames"], "seconds": seconds, "peak_mb": peak_mb}
-
-
-def in_fresh_process(checkpoint: str | None, num_clips: int, steps: int) -> dict:
-    code = (
-        "import json, sys; sys.path.insert(0, 'benchmarks'); from run import generate_clips; "
-        f"print(json.dumps(generate_clips({checkpoint!r}, {num_clips}, {steps})))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+BENCHMARKS = Path(__file__).resolve().parent
+RECORD_KEYS = ("name", "value", "unit", "lower_is_better", "notes")
 
 
 def commit() -> str:
+    """The short commit of the repository (with `+dirty` when the tree has changes), or "unknown"."""
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
+        git = ["git", "-C", str(REPO)]
+        sha = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+        return (sha or "unknown") + ("+dirty" if dirty.stdout.strip() else "")
     except OSError:
         return "unknown"
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer steps and clips (a few minutes on 2 cores)")
-    p.add_argument("--checkpoint", default=str(REPO / "checkpoints" / "toy"))
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "report.json"))
-    args = p.parse_args()
-    ckpt = args.checkpoint if Path(args.checkpoint, "transformer").is_dir() else None
-    steps = 10 if args.quick else 20
-    few, many = (3, 30) if args.quick else (5, 50)
-    records = [bench_training(5 if args.quick else 20)]
-    small, large = in_fresh_process(ckpt, few, steps), in_fresh_process(ckpt, many, steps)
-    records += [
-        {"name": "toy/generate_frames_per_s", "value": large["frames"] / large["seconds"], "unit": "frames/s",
-         "lower_is_better": False, "notes": f"{many} clips, {steps} steps per clip, incl. mp4 encoding"},
-        {"name": f"toy/peak_rss_{few}_clips", "value": small["peak_mb"], "unit": "MB", "lower_is_better": True,
-         "notes": "fresh process: load + generate"},
-        {"name": f"toy/peak_rss_{many}_clips", "value": large["peak_mb"], "unit": "MB", "lower_is_better": True,
-         "notes": "fresh process: load + generate"},
-        {"name": "toy/peak_rss_ratio_many_over_few", "value": large["peak_mb"] / small["peak_mb"], "unit": "ratio",
-         "lower_is_better": True, "notes": f"{many} vs {few} clips; target <= 1.05 (memory flat in video length)"},
-    ]  # fmt: skip
-    machine = f"{platform.machine()} {platform.processor() or ''} {__import__('os').cpu_count()} cpus".strip()
+def machine() -> str:
+    """The machine in words: CPU architecture and cores, and the GPU where there is one."""
+    words = f"{platform.machine()} {platform.processor() or ''}".strip() + f", {os.cpu_count()} cpus"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            words += f", {torch.cuda.device_count()}x {torch.cuda.get_device_name(0)}"
+        words += f", torch {torch.__version__}"
+    except ImportError:
+        pass
+    return words
+
+
+def discover(folder: Path = BENCHMARKS) -> dict[str, Path]:
+    """Benchmark files of `folder` by name: every `*.py` but this harness and `_private` helpers."""
+    return {p.stem: p for p in sorted(folder.glob("*.py")) if p.stem != "run" and not p.stem.startswith("_")}
+
+
+def load(path: Path):
+    """Import a benchmark file as a module (its folder on sys.path, so benchmarks may import each other)."""
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(f"lvg_benchmark_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def failed(name: str, reason: str) -> dict:
+    """The record left by a benchmark that could not run: value None, the reason in the notes."""
+    return {"name": f"{name}/not_run", "value": None, "unit": "", "lower_is_better": True, "notes": reason}
+
+
+def well_formed(record: dict) -> bool:
+    value = record.get("value")
+    return (
+        all(k in record for k in RECORD_KEYS)
+        and isinstance(record["name"], str)
+        and (value is None or isinstance(value, int | float))
+        and isinstance(record["lower_is_better"], bool)
+    )
+
+
+def run_benchmark(name: str, path: Path, quick: bool) -> list[dict]:
+    """One benchmark's records; a failure (import, run, malformed record) becomes one `not_run` record."""
+    tic = time.perf_counter()
+    try:
+        module = load(path)
+        if not callable(getattr(module, "records", None)):
+            return [failed(name, f"{path.name} has no records(quick) function")]
+        records = list(module.records(quick))
+    except Exception as e:  # a benchmark's failure is reported, the others still run
+        traceback.print_exc()
+        return [failed(name, f"failed: {type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e) else ''}")]
+    bad = [r for r in records if not isinstance(r, dict) or not well_formed(r)]
+    if bad:
+        return [failed(name, f"malformed record {bad[0]!r:.200}: needs {', '.join(RECORD_KEYS)}")]
+    print(f"[{name}] {len(records)} records in {time.perf_counter() - tic:.1f} s", file=sys.stderr, flush=True)
+    return records
+
+
+def run_all(names: list[str] | None, quick: bool, folder: Path = BENCHMARKS) -> list[dict]:
+    """Records of the named benchmarks (default: all), each with the machine and commit."""
+    found = discover(folder)
+    unknown = sorted(set(names or ()) - set(found))
+    if unknown:
+        raise SystemExit(f"run.py: error: no benchmark {', '.join(unknown)}: choose from {', '.join(found)}")
+    where = {"machine": machine(), "commit": commit()}
+    records = []
+    for name in names or found:
+        records += [{**r, **where} for r in run_benchmark(name, found[name], quick)]
+    return records
+
+
+def markdown(records: list[dict]) -> str:
+    """The report as a markdown table (None values print as `-`, with the reason in the notes)."""
+    rows = ["| name | value | unit | better | notes |", "|---|---|---|---|---|"]
     for r in records:
-        r.update(machine=machine, commit=commit())
-    Path(args.out).write_text(json.dumps(records, indent=1))
-    table = ["| name | value | unit |", "|---|---|---|"] + [
-        f"| {r['name']} | {r['value']:.3f} | {r['unit']} |" for r in records
-    ]
-    Path(args.out).with_suffix(".md").write_text("\n".join(table) + "\n")
-    print("\n".join(table))
+        value = "-" if r["value"] is None else f"{r['value']:.4g}"
+        better = "lower" if r["lower_is_better"] else "higher"
+        notes = str(r["notes"]).replace("|", "/").replace("\n", " ")
+        rows.append(f"| {r['name']} | {value} | {r['unit']} | {better} | {notes} |")
+    head = f"Machine: {records[0]['machine']}; commit {records[0]['commit']}\n\n" if records else ""
+    return head + "\n".join(rows) + "\n"
+
+
+def write_report(records: list[dict], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(records, indent=1))
+    out.with_suffix(".md").write_text(markdown(records))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="each benchmark's quick subset (a few minutes each on a CPU)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these (of: {', '.join(discover())})")
+    p.add_argument("--out", default=str(BENCHMARKS / "report.json"), help="report.json path (report.md beside it)")
+    args = p.parse_args(argv)
+    records = run_all(args.only, args.quick)
+    write_report(records, Path(args.out))
+    print(markdown(records))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """k-step noise search on the toy default: cost per chunk, scorer quality, effect on drift, memory.
 
 python benchmarks/search.py [--quick] [--out benchmarks/search_report.json]
+(or through the harness, without the drift curves: python benchmarks/run.py --only search)
 
 - cost: wall time of one chunk (s = 50, k = 8, m = 10) with the batched search, the sequential loop over candidates
   (max_batch = 1) and the prefix strategy, each over the naive chunk (m = 1); the paper's sequential cost model is
@@ -26,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import REPO, commit  # noqa: E402
+from run import REPO, commit, machine  # noqa: E402
 
 CHECKPOINT = str(REPO / "checkpoints" / "toy")
 
@@ -169,29 +170,20 @@ def record(name: str, value: float, unit: str, lower_is_better: bool, notes: str
     return {"name": name, "value": value, "unit": unit, "lower_is_better": lower_is_better, "notes": notes}
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer worlds, chunks and steps (a few minutes)")
-    p.add_argument("--only", nargs="*", default=["cost", "scorer", "drift", "memory"])
-    p.add_argument("--worlds", type=int, default=12, help="held-out worlds for the scorer's rank correlation")
-    p.add_argument("--seeds", type=int, default=16, help="held-out worlds for the drift comparison")
-    p.add_argument("--clips", type=int, default=12, help="chunks per world for the drift comparison")
-    p.add_argument("--out", default=str(REPO / "benchmarks" / "search_report.json"))
-    args = p.parse_args()
+def measure(quick: bool, only: list[str], worlds: int = 12, seeds: int = 16, clips: int = 12) -> tuple[list, dict]:
+    """The chosen parts' records, and the drift curves (when drift ran). Quick: s = 20, k = 4, m = 4, 3 worlds."""
     torch.set_num_threads(2)
-    s, k, m = (20, 4, 4) if args.quick else (50, 8, 10)
+    s, k, m = (20, 4, 4) if quick else (50, 8, 10)
     records, extra = [], {}
-    if "cost" in args.only:
-        records += bench_cost(s, k, m, repeats=1 if args.quick else 3)
-    if "scorer" in args.only:
-        records += bench_scorer(s, k, 8, worlds=3 if args.quick else args.worlds)
-    if "drift" in args.only:
-        drift, extra["drift_curves"] = bench_drift(
-            s, k, m, seeds=3 if args.quick else 16, clips=3 if args.quick else 12
-        )
+    if "cost" in only:
+        records += bench_cost(s, k, m, repeats=1 if quick else 3)
+    if "scorer" in only:
+        records += bench_scorer(s, k, 8, worlds=3 if quick else worlds)
+    if "drift" in only:
+        drift, extra["drift_curves"] = bench_drift(s, k, m, seeds=3 if quick else seeds, clips=3 if quick else clips)
         records += drift
-    if "memory" in args.only:
-        few, many = (2, 6) if args.quick else (5, 50)
+    if "memory" in only:
+        few, many = (2, 6) if quick else (5, 50)
         small, large = peak_rss_of(few, 20, 4, 4), peak_rss_of(many, 20, 4, 4)
         note = "fresh process, m=4, k=4, s=20; target <= 1.05"
         records += [
@@ -199,9 +191,29 @@ def main() -> None:
             record(f"search/peak_rss_{many}_chunks", large, "MB", True, note),
             record("search/peak_rss_ratio_many_over_few", large / small, "ratio", True, note),
         ]
-    machine = f"{__import__('platform').machine()} {__import__('os').cpu_count()} cpus"
-    for r in records:
-        r.update(machine=machine, commit=commit())
+    return records, extra
+
+
+def records(quick: bool) -> list[dict]:
+    """The harness entry (benchmarks/run.py): every part, full or quick (a few minutes on 2 cores)."""
+    return measure(quick, PARTS)[0]
+
+
+PARTS = ["cost", "scorer", "drift", "memory"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer worlds, chunks and steps (a few minutes)")
+    p.add_argument("--only", nargs="*", default=PARTS)
+    p.add_argument("--worlds", type=int, default=12, help="held-out worlds for the scorer's rank correlation")
+    p.add_argument("--seeds", type=int, default=16, help="held-out worlds for the drift comparison")
+    p.add_argument("--clips", type=int, default=12, help="chunks per world for the drift comparison")
+    p.add_argument("--out", default=str(REPO / "benchmarks" / "search_report.json"))
+    args = p.parse_args()
+    records, extra = measure(args.quick, args.only, args.worlds, args.seeds, args.clips)
+    where = {"machine": machine(), "commit": commit()}
+    records = [{**r, **where} for r in records]
     Path(args.out).write_text(json.dumps({"records": records, **extra}, indent=1))
     if extra:
         print(json.dumps(extra, indent=None))

@@ -15,6 +15,7 @@ from lightning.pytorch.loggers import WandbLogger
 
 from lvg.errors import LvgError
 from lvg.module import LongVideoModule
+from lvg.scale import check_strategy
 from lvg.tracking import log_search_table
 
 
@@ -35,6 +36,8 @@ class LvgTrainer(Trainer):
         ckpt_path: str | None = None,
         progress: bool = True,
         resume: bool = True,
+        jobs: str | None = None,
+        shard: str | None = None,
     ) -> dict:
         """Generate a long video clip by clip into `output` (mp4) with a JSON sidecar beside it.
 
@@ -51,12 +54,23 @@ class LvgTrainer(Trainer):
             progress: show progress bars over clips and denoising steps.
             resume: continue an interrupted run of the same command (its log `.<output>.resume/` is beside the
                 output); false starts over.
+            jobs: a JSON-lines manifest of many videos, one job per line (see `lvg.jobs`); each process generates
+                its share (job i where i % world == rank) and skips jobs already done.
+            shard: this process's share of `jobs` as RANK/WORLD (default: from torchrun / srun, else 0/1).
         """
         from lvg.generate import generate_video
 
         if ckpt_path is not None:
             load_weights(model, ckpt_path)
-        model.to(self.strategy.root_device)
+        place_for_generation(model, self.strategy.root_device)
+        if shard is not None and jobs is None:
+            raise LvgError("--shard splits a --jobs manifest: give --jobs too")
+        if jobs is not None:
+            from lvg.jobs import run_jobs
+
+            given = dict(num_clips=num_clips, prompt=prompt, prompt_file=prompt_file, guide=guide, toy_seed=toy_seed,
+                         seed=seed, fps=fps, resume=resume)  # fmt: skip
+            return run_jobs(model, jobs, shard, given, getattr(self, "lvg_config", None), progress)
         sidecar = generate_video(
             model,
             output,
@@ -136,6 +150,18 @@ class LvgTrainer(Trainer):
 setattr(LvgTrainer, "calibrate-trflow", LvgTrainer.calibrate_trflow)  # `lvg calibrate-trflow`
 
 
+def place_for_generation(model: LongVideoModule, device) -> None:
+    """Move the module to `device`; a backbone with `cpu_offload` keeps its parts on the CPU until each runs."""
+    backbone = model.backbone
+    if not getattr(backbone, "cpu_offload", False):
+        model.to(device)
+        return
+    for child in model.children():
+        if child is not backbone:
+            child.to(device)
+    backbone.enable_cpu_offload(device)
+
+
 def load_weights(model: LongVideoModule, ckpt_path: str) -> None:
     """Load a Lightning checkpoint's state dict into `model`, with one clear error if it is missing or foreign."""
     import torch
@@ -154,6 +180,16 @@ class LvgCLI(LightningCLI):
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
         return {**LightningCLI.subcommands(), "generate": {"model"}, "calibrate-trflow": {"model"}}
+
+    def _parse_ckpt_path(self) -> None:
+        """The config builds the model, not `--ckpt_path`'s saved hyperparameters: those leave out the injected
+        backbone, method, sampler and noise init, so Lightning's re-parse of them fails (`lvg fit --ckpt_path
+        file.ckpt`). Weights, optimizer, loop and RNG state still come from the checkpoint."""
+
+    def before_instantiate_classes(self) -> None:
+        """A distributed strategy this machine cannot run fails here with one line (lvg.scale)."""
+        cfg = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        check_strategy(cfg.get("trainer") or {})
 
     def before_generate(self) -> None:
         cfg = self.config.get(self.subcommand)

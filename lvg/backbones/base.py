@@ -9,6 +9,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from lvg.backbones.memory import CpuOffload
 from lvg.errors import require
 
 T = TypeVar("T", bound="TensorFields")
@@ -46,7 +47,7 @@ class Condition(TensorFields):
     mask: torch.Tensor | None = None
 
 
-class DiffusersBackbone(nn.Module):
+class DiffusersBackbone(CpuOffload, nn.Module):
     """Protocol pieces every diffusers adapter shares; `network_name` names the trained network's attribute."""
 
     network_name = "transformer"
@@ -57,7 +58,8 @@ class DiffusersBackbone(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return next(self.network.parameters()).device
+        """Where inputs go: the network's device, or the GPU its parts visit under model CPU offload."""
+        return self._execution_device or next(self.network.parameters()).device
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.network.parameters())

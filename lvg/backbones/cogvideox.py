@@ -24,6 +24,7 @@ from torch import nn
 
 from lvg.backbones.base import DiffusersBackbone, GuidedPrompts, TensorFields
 from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
+from lvg.backbones.memory import set_vae_memory
 from lvg.errors import LvgError, require
 
 LAYOUT = Layout(
@@ -143,6 +144,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
             it from `torch.Generator().manual_seed(seed)`, as the pipeline does with its `generator`.
         vae_tiling: decode in spatial tiles (diffusers' `enable_tiling`: less memory, slightly different pixels).
             Batches are always decoded one video at a time (`enable_slicing`, same pixels), e.g. search previews.
+        cpu_offload: each part (T5, transformer, VAE) on the GPU only while it runs (lvg.backbones.memory).
     """
 
     is_extension = False  # the guide image enters through its own channels, not lvg's condition latents + mask
@@ -156,6 +158,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         negative_prompt: str = "",
         image_latent_seed: int | None = None,
         vae_tiling: bool = False,
+        cpu_offload: bool = False,
     ) -> None:
         super().__init__()
         weights = torch_dtype(dtype)
@@ -170,9 +173,8 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
             self.text_encoder = T5Prompts(path, max_sequence_length, weights)
             sched_cfg = diffusers.CogVideoXDDIMScheduler.load_config(path, subfolder="scheduler")
         self.vae.requires_grad_(False).eval()
-        self.vae.enable_slicing()
-        if vae_tiling:
-            self.vae.enable_tiling()
+        set_vae_memory(self.vae, "CogVideoX", tiling=vae_tiling, slicing=True)
+        self.cpu_offload = cpu_offload
         self.scheduler_config = dict(sched_cfg)
         cfg = self.transformer.config
         require(
@@ -424,3 +426,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
     def attention_modules(self) -> list[nn.Module]:
         """The transformer blocks' attention modules (joint text + video self-attention)."""
         return [block.attn1 for block in self.transformer.transformer_blocks]
+
+    def offload_parts(self) -> list:
+        """CogVideoXImageToVideoPipeline's `model_cpu_offload_seq`: text_encoder -> transformer -> vae."""
+        return [self.text_encoder.model, self.transformer, self.vae]

@@ -70,6 +70,9 @@ class Svd(DiffusersBackbone):
         min_guidance_scale, max_guidance_scale: the per-frame guidance ramp (first to last frame); guidance is off
             when max_guidance_scale <= 1.
         noise_aug_seed: seed of the guide's noise augmentation (the pipeline draws it from its `generator`).
+        decode_chunk_size: frames per temporal-decoder call (the pipeline's `decode_chunk_size`: fewer frames, less
+            memory, slightly different pixels; None decodes a clip's frames in one call). SVD's VAE has no tiling.
+        cpu_offload: each part (CLIP image encoder, UNet, VAE) on the GPU only while it runs (lvg.backbones.memory).
     """
 
     prediction_type = "epsilon"  # set from the scheduler config in __init__ ("v" for SVD's v-prediction)
@@ -87,6 +90,8 @@ class Svd(DiffusersBackbone):
         min_guidance_scale: float = 1.0,
         max_guidance_scale: float = 3.0,
         noise_aug_seed: int = 0,
+        decode_chunk_size: int | None = None,
+        cpu_offload: bool = False,
     ) -> None:
         super().__init__()
         weights = torch_dtype(dtype)
@@ -111,6 +116,9 @@ class Svd(DiffusersBackbone):
         self.fps, self.motion_bucket_id, self.noise_aug_strength = fps, motion_bucket_id, noise_aug_strength
         self.min_guidance_scale, self.max_guidance_scale = min_guidance_scale, max_guidance_scale
         self.noise_aug_seed = noise_aug_seed
+        require(decode_chunk_size is None or decode_chunk_size >= 1, "decode_chunk_size must be >= 1 (or null)")
+        self.decode_chunk_size = decode_chunk_size
+        self.cpu_offload = cpu_offload
         expected = self.unet.add_embedding.linear_1.in_features
         given = self.unet.config.addition_time_embed_dim * 3
         require(
@@ -151,13 +159,16 @@ class Svd(DiffusersBackbone):
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents [B, C, F, h, w] -> video [B, 3, F, H, W] in [-1, 1]: the pipeline's `decode_latents` (all of a
-        sample's frames in one temporal-decoder call, its default decode_chunk_size), one sample at a time."""
+        sample's frames in one temporal-decoder call unless `decode_chunk_size` is set), one sample at a time."""
         f = latents.shape[2]
+        chunk = self.decode_chunk_size or f
         videos = []
         for z in latents:
             z = 1 / self.vae.config.scaling_factor * z.transpose(0, 1).to(self.vae.dtype)  # [F, C, h, w]
-            frames = self.vae.decode(z, num_frames=f).sample  # [F, 3, H, W]
-            videos.append(frames.transpose(0, 1))
+            parts = [
+                self.vae.decode(z[i : i + chunk], num_frames=len(z[i : i + chunk])).sample for i in range(0, f, chunk)
+            ]
+            videos.append(torch.cat(parts).transpose(0, 1))  # [3, F, H, W]
         return torch.stack(videos).float().clamp(-1, 1)
 
     # --- conditioning and prediction -------------------------------------------------------------------------
@@ -287,6 +298,10 @@ class Svd(DiffusersBackbone):
     def attention_modules(self) -> list[nn.Module]:
         """The UNet's self-attention modules (`attn1` of every spatial and temporal transformer block)."""
         return [m for name, m in self.unet.named_modules() if name.endswith(".attn1")]
+
+    def offload_parts(self) -> list:
+        """StableVideoDiffusionPipeline's `model_cpu_offload_seq`: image_encoder -> unet -> vae."""
+        return [self.image_encoder, self.unet, self.vae]
 
 
 def _load_feature_extractor(path: str):

@@ -13,6 +13,7 @@ from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
 from lvg.backbones.extension import add_extension_channels
 from lvg.backbones.loading import Layout, copy_frozen_parts, torch_dtype
+from lvg.backbones.memory import set_vae_memory
 from lvg.backbones.text import UMT5Encoder
 from lvg.backbones.wan_adapter import WanAdapter
 
@@ -24,7 +25,10 @@ TEXT_PARTS = ("text_encoder", "tokenizer")
 
 class Wan(WanAdapter):
     """Real Wan2.1 (or any diffusers Wan checkpoint). `extension=True` adds the zero-initialised condition channels
-    of the video-extension model (error-free §3.3) unless the checkpoint already has them."""
+    of the video-extension model (error-free §3.3) unless the checkpoint already has them.
+
+    Memory switches for generation (lvg.backbones.memory, diffusers' own): `vae_tiling` (decode in spatial tiles),
+    `vae_slicing` (a batch one video at a time), `cpu_offload` (each part on the GPU only while it runs)."""
 
     def __init__(
         self,
@@ -33,6 +37,9 @@ class Wan(WanAdapter):
         dtype: str = "float32",
         max_sequence_length: int = 512,
         load_text_encoder: bool = True,
+        vae_tiling: bool = False,
+        vae_slicing: bool = False,
+        cpu_offload: bool = False,
     ) -> None:
         super().__init__()
         weights = torch_dtype(dtype)
@@ -48,6 +55,8 @@ class Wan(WanAdapter):
             sched_cfg = diffusers.FlowMatchEulerDiscreteScheduler.load_config(path, subfolder="scheduler")
             self.text_encoder = UMT5Encoder(path, max_sequence_length) if load_text_encoder else None
         self.scheduler_config = dict(sched_cfg)
+        set_vae_memory(self.vae, "Wan", vae_tiling, vae_slicing)
+        self.cpu_offload = cpu_offload
         if extension:
             add_extension_channels(self.transformer, self.latent_channels)
 
@@ -62,3 +71,7 @@ class Wan(WanAdapter):
             "tokenizer": getattr(self.text_encoder, "tokenizer", None),
         }
         copy_frozen_parts(self.path, Path(path), loaded)
+
+    def offload_parts(self) -> list:
+        """WanPipeline's `model_cpu_offload_seq`: text_encoder -> transformer -> vae."""
+        return [getattr(self.text_encoder, "model", None), self.transformer, self.vae]

@@ -82,6 +82,7 @@ class WanI2V(GuidedPrompts, Wan):
         guidance_scale: classifier-free guidance weight (the pipeline's default 5); <= 1 switches it off.
         negative_prompt: the unconditional prompt of guidance (the pipeline's default "").
         max_sequence_length: UMT5 tokens per prompt (512: fixed by the transformer's image cross-attention).
+        vae_tiling, vae_slicing, cpu_offload: memory switches for generation, as `Wan` has them.
     """
 
     is_extension = False  # the guide enters through the I2V model's own 20 channels, not lvg's condition + mask
@@ -93,11 +94,22 @@ class WanI2V(GuidedPrompts, Wan):
         guidance_scale: float = 5.0,
         negative_prompt: str = "",
         max_sequence_length: int = TEXT_TOKENS,
+        vae_tiling: bool = False,
+        vae_slicing: bool = False,
+        cpu_offload: bool = False,
     ) -> None:
         torch_dtype(dtype)  # an unknown dtype is reported before the layout, as Wan does
         path = str(path)
         LAYOUT.check(path)
-        super().__init__(path, extension=False, dtype=dtype, max_sequence_length=max_sequence_length)
+        super().__init__(
+            path,
+            extension=False,
+            dtype=dtype,
+            max_sequence_length=max_sequence_length,
+            vae_tiling=vae_tiling,
+            vae_slicing=vae_slicing,
+            cpu_offload=cpu_offload,
+        )
         with LAYOUT.loading(path, "the CLIP image encoder of"):
             self.image_encoder = CLIPImages(path)
         cfg = self.transformer.config
@@ -227,3 +239,7 @@ class WanI2V(GuidedPrompts, Wan):
             "vae": ["diffusers", type(self.vae).__name__],
         }
         (root / "model_index.json").write_text(json.dumps(index, indent=2))
+
+    def offload_parts(self) -> list:
+        """WanImageToVideoPipeline's `model_cpu_offload_seq`: text_encoder -> image_encoder -> transformer -> vae."""
+        return [getattr(self.text_encoder, "model", None), self.image_encoder.model, self.transformer, self.vae]

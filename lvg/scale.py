@@ -1,0 +1,56 @@
+"""Distributed training checks: a strategy this machine cannot run gets one line before Lightning starts.
+
+The strategies themselves are Lightning's (DDP, FSDP, DeepSpeed; configs/scale/ holds their trainer blocks); this
+only names what is missing in words a user can act on, instead of a traceback from deep in the accelerator set-up.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import torch
+
+from lvg.errors import require
+
+
+def strategy_name(strategy) -> str:
+    """The strategy's short name: a registered string as given (`fsdp`, `deepspeed_stage_2`), or the class name of a
+    `class_path` block (`FSDPStrategy`), lower-cased; "auto" when none is set."""
+    if strategy is None:
+        return "auto"
+    if isinstance(strategy, str):
+        return strategy.lower()
+    class_path = strategy.get("class_path", "") if hasattr(strategy, "get") else type(strategy).__name__
+    return str(class_path).rsplit(".", 1)[-1].lower()
+
+
+def uses_cuda(accelerator) -> bool:
+    """Whether the trainer would run on CUDA here: a CUDA device exists and the accelerator is not `cpu`."""
+    return torch.cuda.is_available() and str(accelerator or "auto").lower() in ("auto", "gpu", "cuda")
+
+
+def check_strategy(trainer: dict) -> None:
+    """One clear error for a strategy (or accelerator) this machine cannot run (trainer: the config's `trainer`)."""
+    name = strategy_name(trainer.get("strategy"))
+    accelerator = str(trainer.get("accelerator") or "auto").lower()
+    if "deepspeed" in name:
+        require(
+            importlib.util.find_spec("deepspeed") is not None,
+            f"strategy {name!r} needs the deepspeed package, which is not installed: `pip install deepspeed` on a "
+            "CUDA machine, or use configs/scale/ddp.yaml or fsdp.yaml",
+        )
+        require(
+            uses_cuda(accelerator),
+            f"strategy {name!r} needs CUDA GPUs and this run has none: run it on GPUs, or use --trainer.strategy ddp",
+        )
+    if name.startswith("fsdp"):
+        require(
+            uses_cuda(accelerator),
+            f"strategy {name!r} needs CUDA GPUs (Lightning's FSDP does not run on CPU processes) and this run has "
+            "none: run it on GPUs, or use --trainer.strategy ddp --trainer.accelerator cpu",
+        )
+    require(
+        accelerator not in ("gpu", "cuda") or torch.cuda.is_available(),
+        f"the config asks for accelerator {accelerator!r} but this machine has no CUDA GPU: run it on a GPU machine, "
+        "or add --trainer.accelerator cpu",
+    )

@@ -1,0 +1,83 @@
+"""The benchmark harness (benchmarks/run.py) and the benchmarks' code paths at tiny sizes (never their figures)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from tests_paths import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import run as harness  # noqa: E402
+
+KEYS = {"name", "value", "unit", "lower_is_better", "machine", "commit", "notes"}
+
+
+def test_the_harness_writes_a_well_formed_report_with_skips_and_their_reasons(tmp_path):
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, "benchmarks/run.py", "--quick", "--only", "gpu_profile", "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads(out.read_text())
+    assert records and all(set(r) == KEYS for r in records)
+    names = [r["name"] for r in records]
+    assert len(set(names)) == len(names)
+    assert "gpu/wan_t2v_1_3b/seconds_per_step" in names and "gpu/svd_xt/lora_train_peak_gib" in names
+    if not torch.cuda.is_available():
+        assert all(r["value"] is None and "no CUDA" in r["notes"] for r in records)
+    assert all(r["commit"] != "unknown" and "cpus" in r["machine"] for r in records)
+    table = out.with_suffix(".md").read_text().splitlines()
+    assert table[0].startswith("Machine:") and sum(line.startswith("| gpu/") for line in table) == len(records)
+
+
+def test_every_benchmark_is_run_and_a_failing_one_leaves_a_record_with_its_reason(tmp_path):
+    (tmp_path / "good.py").write_text(
+        "def records(quick):\n"
+        "    return [{'name': 'good/x', 'value': 2.0 if quick else 1.0, 'unit': 's', 'lower_is_better': True,"
+        " 'notes': ''}]\n"
+    )
+    (tmp_path / "broken.py").write_text("def records(quick):\n    raise RuntimeError('needs a dataset')\n")
+    (tmp_path / "malformed.py").write_text("def records(quick):\n    return [{'name': 'm/x', 'value': 'fast'}]\n")
+    (tmp_path / "_helpers.py").write_text("raise ImportError('not a benchmark')\n")
+    records = harness.run_all(None, quick=True, folder=tmp_path)
+    by_name = {r["name"]: r for r in records}
+    assert set(by_name) == {"good/x", "broken/not_run", "malformed/not_run"}
+    assert by_name["good/x"]["value"] == 2.0 and by_name["good/x"]["machine"] == harness.machine()
+    assert by_name["broken/not_run"]["value"] is None and "needs a dataset" in by_name["broken/not_run"]["notes"]
+    assert "malformed" in by_name["malformed/not_run"]["notes"]
+    assert [r["name"] for r in harness.run_all(["good"], quick=False, folder=tmp_path)] == ["good/x"]
+    with pytest.raises(SystemExit, match="no benchmark nope"):
+        harness.run_all(["nope"], quick=True, folder=tmp_path)
+
+
+def test_the_lightning_overhead_benchmark_times_the_same_training_in_both_loops():
+    lo = harness.load(REPO / "benchmarks" / "lightning_overhead.py")
+    batches = lo.toy_batches(2, resolution=16, frames=4, batch=2)
+    plain, trainer = (lo.fresh_module(32, 1, 2, 16, 4) for _ in range(2))
+    lo.plain_seconds(plain, batches)
+    lo.lightning_seconds(trainer, batches)
+    start = lo.fresh_module(32, 1, 2, 16, 4)
+    for a, b in zip(plain.parameters(), trainer.parameters()):
+        assert torch.equal(a, b)  # the same steps, so the ratio compares like with like
+    assert any(not torch.equal(a, c) for a, c in zip(plain.parameters(), start.parameters()))
+
+
+def tiny_profiles(gp):
+    wan = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=4, out_channels=4,
+               text_dim=16, freq_dim=32, ffn_dim=24, num_layers=1)  # fmt: skip
+    cog = dict(num_attention_heads=2, attention_head_dim=16, in_channels=8, out_channels=4, num_layers=1,
+               text_embed_dim=32, time_embed_dim=8, sample_frames=9, sample_height=4, sample_width=4, patch_size=2,
+               max_text_seq_length=8, use_rotary_positional_embeddings=True,
+               use_learned_positional_embeddings=True)  # fmt: skip
+    return [gp.wan_t2v_1_3b(5, 32, 32, wan), gp.cogvideox_5b_i2v(9, 32, 32, cog)]
+
+
+def test_the_gpu_profile_code_runs_on_tiny_configs_of_the_same_models():
+    """The GPU figures need a GPU; their code path (inputs, compile-free step, LoRA step) is checked here on CPU."""
+    gp = harness.load(REPO / "benchmarks" / "gpu_profile.py")
+    for profile in tiny_profiles(gp):
+        figures = gp.measure(profile, torch.device("cpu"), torch.float32, steps=1, compile=False)
+        assert figures["step_s"] > 0 and figures["lora_step_s"] > 0 and figures["step_gib"] is None
+    net = gp.cast(tiny_profiles(gp)[0].build(), torch.bfloat16)
+    assert net.blocks[0].attn1.to_q.weight.dtype == torch.bfloat16 and net.scale_shift_table.dtype == torch.float32

@@ -1,0 +1,71 @@
+"""`lvg fit` under Lightning's DDP strategy with 2 CPU processes (gloo): ranks stay in sync, a checkpoint resumes.
+
+Sharded checkpoints (FSDP, DeepSpeed) are not tested here: Lightning's FSDPStrategy refuses CPU processes
+("requires a GPU accelerator") and DeepSpeed needs CUDA; see tests/test_scale_configs.py for their configs.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from tests_paths import REPO, TINY_CONFIG
+
+SCRIPT = REPO / "tests" / "helpers" / "distributed_fit.py"
+
+
+def ddp_config(tmp_path):
+    """The tiny toy config under DDP on 2 CPU processes, keeping a checkpoint of every epoch."""
+    cfg = yaml.safe_load(TINY_CONFIG.read_text())
+    cfg["trainer"].update(strategy="ddp", devices=2, num_nodes=1)
+    cfg["trainer"]["callbacks"][0]["init_args"].update(save_top_k=-1, filename="{epoch}")
+    path = tmp_path / "ddp.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def fit_ddp(config, root, *extra) -> list[dict]:
+    """Run `lvg fit` with 2 DDP processes; the saved parameters and global step of each rank."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    cmd = [sys.executable, str(SCRIPT), str(root / "ranks"), "fit", "--config", str(config),
+           "--trainer.default_root_dir", str(root), *extra]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Starting with 2 processes" in proc.stderr + proc.stdout
+    return [torch.load(root / "ranks" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+
+
+def assert_same(a: dict, b: dict, **tol) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k, **tol)
+
+
+def test_ddp_ranks_stay_in_sync_and_a_checkpoint_resumes_to_the_same_weights(tmp_path):
+    config = ddp_config(tmp_path)
+    full = fit_ddp(config, tmp_path / "full")  # 2 epochs
+    # each rank draws its own noise (the step generator is seeded by rank) and sees its own half of the data, so
+    # equal weights after training mean the gradients were all-reduced
+    assert_same(full[0]["state"], full[1]["state"], rtol=0, atol=0)
+    first_epoch = next((tmp_path / "full").rglob("epoch=0.ckpt"))
+    initial = torch.load(first_epoch, weights_only=False)["state_dict"]
+    assert any(not torch.equal(initial[k], full[0]["state"][k]) for k in initial)  # the second epoch trained
+    resumed = fit_ddp(config, tmp_path / "resumed", "--ckpt_path", str(first_epoch))
+    assert resumed[0]["global_step"] == full[0]["global_step"] > 0
+    assert_same(resumed[0]["state"], resumed[1]["state"], rtol=0, atol=0)
+    assert_same(resumed[0]["state"], full[0]["state"], rtol=1e-5, atol=1e-6)  # exact resume, as on one process
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="FSDP sharded checkpoints need 2 CUDA GPUs")
+@pytest.mark.gpu
+def test_fsdp_sharded_checkpoint_resumes(tmp_path):
+    config = ddp_config(tmp_path)
+    overlay = ["--trainer.strategy", "fsdp", "--trainer.strategy.state_dict_type", "sharded"]
+    gpus = ["--trainer.accelerator", "gpu"]
+    full = fit_ddp(config, tmp_path / "full", *overlay, *gpus)
+    first_epoch = next((tmp_path / "full").rglob("epoch=0.ckpt"))
+    assert first_epoch.is_dir()  # sharded: a folder with one file per rank
+    resumed = fit_ddp(config, tmp_path / "resumed", *overlay, *gpus, "--ckpt_path", str(first_epoch))
+    assert_same(resumed[0]["state"], full[0]["state"], rtol=1e-4, atol=1e-5)
