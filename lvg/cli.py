@@ -14,7 +14,7 @@ from lightning.pytorch.loggers import WandbLogger
 
 from lvg.errors import LvgError
 from lvg.module import LongVideoModule
-from lvg.tracking import log_search_table
+from lvg.tracking import log_context_table, log_search_table
 
 
 class LvgTrainer(Trainer):
@@ -34,6 +34,7 @@ class LvgTrainer(Trainer):
         ckpt_path: str | None = None,
         progress: bool = True,
         resume: bool = True,
+        repeat_last_prompt: bool = False,
     ) -> dict:
         """Generate a long video clip by clip into `output` (mp4) with a JSON sidecar beside it.
 
@@ -50,6 +51,7 @@ class LvgTrainer(Trainer):
             progress: show progress bars over clips and denoising steps.
             resume: continue an interrupted run of the same command (its log `.<output>.resume/` is beside the
                 output); false starts over.
+            repeat_last_prompt: with a prompt file shorter than num_clips, repeat its last line (else an error).
         """
         from lvg.generate import generate_video
 
@@ -69,9 +71,12 @@ class LvgTrainer(Trainer):
             config=getattr(self, "lvg_config", None),
             progress=progress,
             resume=resume,
+            repeat_last_prompt=repeat_last_prompt,
         )
         searches = {c["index"]: c["search"] for c in sidecar["clips"] if "search" in c}
         log_search_table(self.loggers, "generate/search", searches)
+        contexts = {c["index"]: c["context"] for c in sidecar["clips"] if "context" in c}
+        log_context_table(self.loggers, "generate/context", contexts)
         for logger in self.loggers:  # close the run: a later run in this process must not log into it
             logger.finalize("success")
             if isinstance(logger, WandbLogger) and logger._experiment is not None:
