@@ -132,6 +132,8 @@ class CausalKV(Extension):
         cond = Condition(text(target), self.fill_condition(x, mask), mask)
         with backbone.frame_offset(target * stride):
             pred = backbone.predict(flow_match_xt(x, noise, t_rows), t_rows, cond)
+        if not backbone.is_gradient_checkpointing:
+            self.cache.reset()  # (with checkpointing, backward recomputes the target's attention: keep its selection)
         per_frame = (pred - flow_match_target(x, noise)).pow(2).mean(dim=(1, 3, 4))  # [B, f]
         weight = 1 - mask
         return {"loss": (per_frame * weight).sum() / weight.sum().clamp(min=1)}
