@@ -16,7 +16,7 @@ from lightning.pytorch.loggers import WandbLogger
 from lvg.errors import LvgError
 from lvg.module import LongVideoModule
 from lvg.scale import check_strategy
-from lvg.tracking import log_search_table
+from lvg.tracking import log_context_table, log_search_table
 
 
 class LvgTrainer(Trainer):
@@ -38,6 +38,7 @@ class LvgTrainer(Trainer):
         resume: bool = True,
         jobs: str | None = None,
         shard: str | None = None,
+        repeat_last_prompt: bool = False,
     ) -> dict:
         """Generate a long video clip by clip into `output` (mp4) with a JSON sidecar beside it.
 
@@ -57,6 +58,7 @@ class LvgTrainer(Trainer):
             jobs: a JSON-lines manifest of many videos, one job per line (see `lvg.jobs`); each process generates
                 its share (job i where i % world == rank) and skips jobs already done.
             shard: this process's share of `jobs` as RANK/WORLD (default: from torchrun / srun, else 0/1).
+            repeat_last_prompt: with a prompt file shorter than num_clips, repeat its last line (else an error).
         """
         from lvg.generate import generate_video
 
@@ -69,7 +71,7 @@ class LvgTrainer(Trainer):
             from lvg.jobs import run_jobs
 
             given = dict(num_clips=num_clips, prompt=prompt, prompt_file=prompt_file, guide=guide, toy_seed=toy_seed,
-                         seed=seed, fps=fps, resume=resume)  # fmt: skip
+                         seed=seed, fps=fps, resume=resume, repeat_last_prompt=repeat_last_prompt)  # fmt: skip
             return run_jobs(model, jobs, shard, given, getattr(self, "lvg_config", None), progress)
         sidecar = generate_video(
             model,
@@ -84,9 +86,12 @@ class LvgTrainer(Trainer):
             config=getattr(self, "lvg_config", None),
             progress=progress,
             resume=resume,
+            repeat_last_prompt=repeat_last_prompt,
         )
         searches = {c["index"]: c["search"] for c in sidecar["clips"] if "search" in c}
         log_search_table(self.loggers, "generate/search", searches)
+        contexts = {c["index"]: c["context"] for c in sidecar["clips"] if "context" in c}
+        log_context_table(self.loggers, "generate/context", contexts)
         for logger in self.loggers:  # close the run: a later run in this process must not log into it
             logger.finalize("success")
             if isinstance(logger, WandbLogger) and logger._experiment is not None:

@@ -64,18 +64,24 @@ def load_start_frames(path: str, height: int, width: int, frames: int) -> torch.
 
 
 def plan_prompts(
-    num_clips: int | None, prompt: str | None, prompt_file: str | None, toy_prompts: list[str] | None
+    num_clips: int | None,
+    prompt: str | None,
+    prompt_file: str | None,
+    toy_prompts: list[str] | None,
+    repeat_last_prompt: bool = False,
 ) -> list[str]:
-    """One prompt per clip from --prompt (repeated), --prompt_file (a line per clip) or the toy world."""
+    """One prompt per clip from --prompt (repeated), --prompt_file (a line per clip; with `repeat_last_prompt` the
+    last line also serves the clips past the end of the file) or the toy world."""
     require(not (prompt and prompt_file), "give --prompt or --prompt_file, not both")
     if prompt_file:
         lines = read_prompt_file(prompt_file)
         n = len(lines) if num_clips is None else num_clips
         require(
-            n <= len(lines),
-            f"prompt file {prompt_file!r} has {len(lines)} lines but num_clips={n}: give one line per clip",
+            n <= len(lines) or repeat_last_prompt,
+            f"prompt file {prompt_file!r} has {len(lines)} lines but num_clips={n}: give one line per clip "
+            "(or --repeat_last_prompt true to repeat the last line)",
         )
-        return lines[:n]
+        return (lines + [lines[-1]] * (n - len(lines)))[:n]
     n = DEFAULT_NUM_CLIPS if num_clips is None else num_clips
     if prompt is not None:
         require(bool(prompt.strip()), "the prompt is empty: say what the video shows")
@@ -96,6 +102,7 @@ def generate_video(
     config: dict | None = None,
     progress: bool = True,
     resume: bool = True,
+    repeat_last_prompt: bool = False,
 ) -> dict:
     """Generate and write `output` (mp4) and `output`.json; returns the sidecar dict. With `resume`, an interrupted
     run of the same inputs (its log beside the output, see `lvg.resume`) continues where it stopped."""
@@ -111,7 +118,7 @@ def generate_video(
         require(h == w, f"the toy world makes square frames, the model is {h}x{w}: give --guide")
         n = DEFAULT_NUM_CLIPS if num_clips is None else num_clips
         start, toy_prompts, _ = toy_start(toy_seed, n, frames, c, h)
-    prompts = plan_prompts(num_clips, prompt, prompt_file, toy_prompts)
+    prompts = plan_prompts(num_clips, prompt, prompt_file, toy_prompts, repeat_last_prompt)
 
     steps = getattr(module.sampler, "num_steps", 0)
     clip_bar = tqdm(total=len(prompts), desc="clips", unit="clip", disable=not progress)
@@ -121,7 +128,16 @@ def generate_video(
         step_bar.update(1)
 
     searches: dict[int, dict] = {}  # clip -> its noise-search log, until the clip is recorded
-    request = GenerationRequest(start, prompts, frames, seed=seed, on_step=on_step, on_search=searches.__setitem__)
+    contexts: dict[int, dict] = {}  # clip -> what the method conditioned it on (e.g. the selected past clips)
+    request = GenerationRequest(
+        start,
+        prompts,
+        frames,
+        seed=seed,
+        on_step=on_step,
+        on_search=searches.__setitem__,
+        on_context=contexts.__setitem__,
+    )
     start_digest = hashlib.sha1(start.numpy().tobytes()).hexdigest()
     model_config = (config or {}).get("model")
     log = ResumeLog(out, {"start": start_digest, "prompts": prompts, "seed": seed, "fps": fps, "model": model_config})
@@ -147,6 +163,8 @@ def generate_video(
             record["frames"] = [sink.frames_written - len(pixels), sink.frames_written]  # [start, end) in the video
             if clip_index in searches:
                 record["search"] = searches.pop(clip_index)
+            if clip_index in contexts:
+                record["context"] = contexts.pop(clip_index)
             records.append(record)
             clip_index += 1
             log.commit(clip_index, request.carry, sink.frames_written, records)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lvg.backbones.lora import Lora
 from lvg.errors import LvgError
 from lvg.methods.base import GenerationRequest, Method
 from lvg.sampling.scheduler_loop import SchedulerSampler
@@ -36,6 +37,7 @@ class LongVideoModule(L.LightningModule):
         lr_schedule: after warm-up, `constant` or `cosine` (to zero at the trainer's last step).
         gradient_checkpointing: trade compute for memory in the transformer blocks.
         seed: base seed of the per-step noise/timestep generator (resume-exact: no hidden RNG state).
+        lora: add a LoRA adapter to the backbone and train only it (`lvg.backbones.lora.Lora`; default: none).
     """
 
     def __init__(
@@ -53,12 +55,15 @@ class LongVideoModule(L.LightningModule):
         lr_schedule: str = "constant",
         gradient_checkpointing: bool = False,
         seed: int = 0,
+        lora: Lora | None = None,
     ) -> None:
         super().__init__()
         if lr_schedule not in ("constant", "cosine"):
             raise LvgError(f"lr_schedule must be 'constant' or 'cosine', not {lr_schedule!r}")
-        self.save_hyperparameters(ignore=["backbone", "method", "sampler", "noise_init"])
+        self.save_hyperparameters(ignore=["backbone", "method", "sampler", "noise_init", "lora"])
         backbone.check_clip(frames_per_clip, height, width)
+        if lora is not None:
+            backbone.add_lora(lora)
         self.backbone = backbone
         self.method = method
         self.sampler = sampler or SchedulerSampler()
@@ -77,8 +82,13 @@ class LongVideoModule(L.LightningModule):
         key = (self.seed, self.current_epoch, batch_idx, self.global_rank, offset)
         return torch.Generator().manual_seed(hash(key) % (2**63))
 
+    @staticmethod
+    def _batch_video(batch: dict) -> torch.Tensor:
+        """The batch's clips: `video` [B, 3, F, H, W], or `clips` [B, N, 3, F, H, W] of long-video batches."""
+        return batch["video"] if "video" in batch else batch["clips"]
+
     def _check_batch(self, batch: dict) -> None:
-        shape = tuple(batch["video"].shape[2:])
+        shape = tuple(self._batch_video(batch).shape[-3:])
         if shape != (self.frames_per_clip, self.height, self.width):
             raise LvgError(
                 f"data gives clips of (frames, height, width) = {shape} but the model is set to "
@@ -89,13 +99,17 @@ class LongVideoModule(L.LightningModule):
         """The method's loss on one batch, logged as `<stage>/<name>`; each stage draws from its own generator."""
         self._check_batch(batch)
         out = self.method.loss(self.backbone, batch, self._step_generator(batch_idx, offset))
-        self.log_dict({f"{stage}/{k}": v for k, v in out.items()}, prog_bar=True, batch_size=len(batch["video"]))
+        self.log_dict(
+            {f"{stage}/{k}": v for k, v in out.items()}, prog_bar=True, batch_size=len(self._batch_video(batch))
+        )
         return out["loss"]
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._loss_step("train", batch, batch_idx, offset=0)
         if self._trainer is not None and self.trainer.optimizers:
-            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=len(batch["video"]))
+            self.log(
+                "train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=len(self._batch_video(batch))
+            )
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

@@ -46,3 +46,20 @@ def log_search_table(loggers, key: str, searches: dict[int, dict], step: int | N
     for logger in loggers:
         if isinstance(logger, WandbLogger):
             logger.log_table(key, columns=SEARCH_COLUMNS, data=search_rows(searches), step=step)
+
+
+CONTEXT_COLUMNS = ["clip", "selected", "scores", "position"]
+
+
+def log_context_table(loggers, key: str, contexts: dict[int, dict], step: int | None = None) -> None:
+    """Log each clip's context log {clip: {"selected": [...], "scores": [...], "position": p}} (the causal-KV method's
+    selected past clips) as a W&B table, one row per clip."""
+    if not contexts:
+        return
+    rows = [
+        [clip, str(log.get("selected", [])), str(log.get("scores", "")), log.get("position")]
+        for clip, log in sorted(contexts.items())
+    ]
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.log_table(key, columns=CONTEXT_COLUMNS, data=rows, step=step)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lvg.backbones.memory import CpuOffload
-from lvg.errors import require
+from lvg.errors import LvgError, require
 
 T = TypeVar("T", bound="TensorFields")
 
@@ -66,6 +66,14 @@ class DiffusersBackbone(CpuOffload, nn.Module):
 
     def enable_gradient_checkpointing(self) -> None:
         self.network.enable_gradient_checkpointing()
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return bool(getattr(self.network, "is_gradient_checkpointing", False))
+
+    def add_lora(self, spec) -> list[str]:
+        """LoRA finetuning (see `lvg.backbones.lora`); adapters that support it override this."""
+        raise LvgError(f"LoRA is not supported for {type(self).__name__}: use a Wan backbone (Toy, Wan) or no lora")
 
     @property
     def num_train_timesteps(self) -> int:

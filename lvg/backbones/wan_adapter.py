@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import diffusers
@@ -17,6 +19,8 @@ from torch import nn
 
 from lvg.backbones.base import Condition, DiffusersBackbone
 from lvg.backbones.extension import extension_in_channels, extension_input
+from lvg.backbones.lora import Lora, add_lora, save_lora
+from lvg.backbones.wan_rope import temporal_rope
 from lvg.errors import require
 from lvg.noise.timesteps import expand_to_tokens
 
@@ -150,6 +154,29 @@ class WanAdapter(DiffusersBackbone):
     def attention_modules(self) -> list[nn.Module]:
         """The self-attention modules (where a KV cache and LoRA attach)."""
         return [block.attn1 for block in self.transformer.blocks]
+
+    def add_lora(self, spec: Lora) -> list[str]:
+        """Add a peft LoRA adapter to the transformer (base frozen); returns the wrapped module names."""
+        return add_lora(self.transformer, spec)
+
+    def save_lora(self, path: str | Path) -> Path:
+        """Write only the LoRA adapter, in diffusers' format (`WanPipeline.load_lora_weights(path)` reads it)."""
+        return save_lora(self.transformer, path)
+
+    @contextmanager
+    def frame_offset(self, offset: int) -> Iterator[None]:
+        """Within the block, model calls place the clip's first latent frame at temporal RoPE position `offset`
+        (error-free §3.3: RoPE extrapolated in time); any offset works, past the model's RoPE table too."""
+        if offset == 0:
+            yield
+            return
+        hook = self.transformer.rope.register_forward_hook(
+            lambda rope, args, out: temporal_rope(rope, args[0], offset)
+        )
+        try:
+            yield
+        finally:
+            hook.remove()
 
 
 def tiny_wan_config(

@@ -17,7 +17,8 @@ class GenerationRequest:
     image is c = 1); `prompts` has one entry per clip.
 
     `on_step(step, t, x)` is called after every denoising step, `on_search(clip, log)` with each clip's noise-search
-    log (candidates' scores, winner, time).
+    log (candidates' scores, winner, time), `on_context(clip, log)` with what a method conditions the clip on beyond
+    its last frames (the causal-KV method: the selected past clips).
 
     Resuming: a method sets `carry` after each clip to what the next clip continues from; a request with
     `first_clip = k` and that `carry` generates clips k, k+1, ... exactly as an uninterrupted run would."""
@@ -28,6 +29,7 @@ class GenerationRequest:
     seed: int = 0
     on_step: StepCallback | None = field(default=None, repr=False)
     on_search: Callable[[int, dict], None] | None = field(default=None, repr=False)
+    on_context: Callable[[int, dict], None] | None = field(default=None, repr=False)
     first_clip: int = 0
     carry: torch.Tensor | None = field(default=None, repr=False)
 
