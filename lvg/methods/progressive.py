@@ -236,16 +236,16 @@ class Progressive(Method):
             last_clean, window = carry[:, :, :c], carry[:, :, c:]
             iteration = request.first_clip * units_per_chunk + stages - 1
         previous_chunk, pending = last_clean, []
-        text_clip, cond = -1, None
+        text, cond = None, None
         while iteration < num_units + stages - 1:
             first, levels = window_levels(iteration, num_units, stages, k)
             newest = first + levels.shape[1] - 1
             if newest == iteration:  # a unit enters at level N: fresh noise from its own generator
                 generator = torch.Generator().manual_seed(clip_seed(request.seed, newest))
                 window = torch.cat([window, torch.randn(unit_shape, generator=generator).to(device)], dim=2)
-            if newest // units_per_chunk != text_clip:
-                text_clip = newest // units_per_chunk
-                cond = backbone.conditioning([request.prompts[text_clip]])
+            prompt = request.prompts[newest // units_per_chunk]
+            if prompt != text:  # encoded again only when the text changes
+                text, cond = prompt, backbone.conditioning([prompt])
             front = last_clean if self.clean_front else last_clean[:, :, :0]
             times = chunk_columns(level_times(levels, plan.times), u)
 

@@ -215,3 +215,12 @@ def test_bad_settings_are_one_line_errors(tiny_toy_dir):
         Progressive(shift_scale=-0.1)
     with pytest.raises(LvgError, match="drop noise_init"):
         Progressive(chunk_size=2).check(bb, 8, SchedulerSampler(3), KStepSearch(candidates=2, k=1))
+
+
+def test_a_guide_image_fills_the_front_chunk():
+    bb = FrozenBackbone()
+    method = planned(Progressive(chunk_size=2), bb)
+    guide = torch.rand(1, 3, 1, 16, 16)
+    assert torch.equal(method._start_chunk(bb, guide), guide.expand(-1, -1, 2, -1, -1))
+    start = torch.rand(1, 3, 5, 16, 16)
+    assert torch.equal(method._start_chunk(bb, start), start[:, :, -2:])  # the last chunk of a longer start
