@@ -67,8 +67,8 @@ class SinkAndRecent(ClipSelection):
         past = sorted(c for c in candidates if c < current)
         sink = [c for c in past[:1] if c == 0]
         rest = [c for c in past if c not in sink]
-        window = rest[len(rest) - (self.max_clips - len(sink)) :] if self.max_clips > len(sink) else []
-        return Selection(sink + window)
+        room = self.max_clips - len(sink)
+        return Selection(sink + (rest[max(0, len(rest) - room) :] if room > 0 else []))
 
 
 class AllClips(ClipSelection):

@@ -166,10 +166,8 @@ class WanAdapter(DiffusersBackbone):
     @contextmanager
     def frame_offset(self, offset: int) -> Iterator[None]:
         """Within the block, model calls place the clip's first latent frame at temporal RoPE position `offset`
-        (error-free §3.3: RoPE extrapolated in time); any offset works, past the model's RoPE table too."""
-        if offset == 0:
-            yield
-            return
+        (error-free §3.3: RoPE extrapolated in time); any offset works, past the model's RoPE table too. Blocks nest:
+        the innermost offset applies."""
         hook = self.transformer.rope.register_forward_hook(
             lambda rope, args, out: temporal_rope(rope, args[0], offset)
         )

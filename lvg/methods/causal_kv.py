@@ -83,6 +83,11 @@ class CausalKV(Extension):
         with self.cache.recording(clip):
             backbone.predict(x, t, cond)
 
+    def clip_denoiser(self, backbone, cond: Condition, selected: list[int]):
+        """`make_denoise(n)` for one clip: the backbone's denoiser (the selected clips' K/V are already prepared in
+        the cache; a subclass may change how they are obtained)."""
+        return lambda n: backbone.denoiser(cond.repeat(n))
+
     # --- training -------------------------------------------------------------------------------------------
     def loss(self, backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Flow-matching loss on one target clip per step (drawn from clips 1..N-1), attending to the K/V of its
@@ -170,7 +175,7 @@ class CausalKV(Extension):
                     clip_index=i,
                     backbone=backbone,
                     sampler=sampler,
-                    make_denoise=lambda n, cond=cond: backbone.denoiser(cond.repeat(n)),
+                    make_denoise=self.clip_denoiser(backbone, cond, selection.clips),
                     guide=cond_pixels[0, :, -1],
                     keep_from=cond_pixels.shape[2],
                 )

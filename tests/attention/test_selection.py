@@ -61,6 +61,12 @@ def test_window_policies():
     assert SinkAndRecent(3).select(PROMPTS, 9, past).clips == [0, 7, 8]
     assert SinkAndRecent(1).select(PROMPTS, 9, past).clips == [0]
     assert SinkAndRecent(3).select(PROMPTS, 1, [0]).clips == [0]
+    assert [SinkAndRecent(5).select(PROMPTS, i, list(range(i))).clips for i in (3, 4, 5, 6)] == [
+        [0, 1, 2], [0, 1, 2, 3], [0, 1, 2, 3, 4], [0, 2, 3, 4, 5],
+    ]  # fmt: skip
+    assert [Recent(3).select(PROMPTS, i, list(range(i))).clips for i in (1, 2, 3, 4)] == [
+        [0], [0, 1], [0, 1, 2], [1, 2, 3],
+    ]  # fmt: skip
     assert AllClips().select(PROMPTS, 9, past).clips == past
     assert Recent(2).select(PROMPTS, 0, []).clips == []
 

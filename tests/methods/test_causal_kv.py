@@ -125,3 +125,17 @@ def test_resuming_is_refused_with_one_line(tiny_toy_dir):
     )
     with pytest.raises(LvgError, match="--resume false"):
         next(m.generate(req))
+
+
+@torch.no_grad()
+def test_combines_with_kstep_noise_search(tiny_toy_dir):
+    from lvg.search import KStepSearch
+
+    m = LongVideoModule(
+        Toy(path=str(tiny_toy_dir)), CausalKV(policy=Recent(2)), SchedulerSampler(2), KStepSearch(candidates=3, k=1),
+        frames_per_clip=4, height=16, width=16,
+    )  # fmt: skip
+    searches = {}
+    video, logs = generate(m, PROMPTS[:3], on_search=searches.__setitem__)
+    assert sorted(searches) == [0, 1, 2] and all(len(s["scores"]) == 3 for s in searches.values())
+    assert logs[2]["selected"] == [0, 1] and torch.isfinite(video).all()
