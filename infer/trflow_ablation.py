@@ -12,23 +12,23 @@ KV cache) joins the table with one more `name=configs/toy/<its config>.yaml`.
 
 python infer/trflow_ablation.py --seeds 6 --clips 8 --out outputs/trflow_ablation.json
 
-Rows already in `--out` from a run with the same settings are kept, so a long ablation can be run (or resumed) an
-interval or a method at a time.
+Each world's curves are written to `--out` as soon as they are measured and reused by a later run with the same
+settings, so a long ablation can be stopped and resumed, or run a world, an interval or a method at a time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import yaml
 from jsonargparse import ArgumentParser
 
-from lvg.metrics.toy_eval import evaluate_toy_drift
+from lvg.metrics.toy_eval import HELD_OUT_SEED_BASE, evaluate_toy_drift
 from lvg.module import LongVideoModule
 from lvg.sampling import TRFlowSampler
+from lvg.video import write_json_atomic
 
 DEFAULT_CONFIGS = ["extension=configs/toy/generate.yaml"]
 DEFAULT_INTERVALS = ["0,1", "0,0.7", "0.3,0.7"]
@@ -56,23 +56,31 @@ def stretches(curve: list[float], parts: int) -> list[float]:
     return [sum(c) / len(c) for c in chunks]
 
 
-def run(args, previous: dict | None = None) -> dict:
-    """Every (method, interval) row; the rows of `previous` (a run with the same settings) are kept, not redone."""
-    settings = {"seeds": args.seeds, "clips": args.clips, "steps": args.steps, "seed": args.seed}
-    done = previous.get("rows", []) if previous and all(previous.get(k) == v for k, v in settings.items()) else []
-    results = {**settings, "rows": list(done)}
+def run(args, previous: dict | None = None, save=None) -> dict:
+    """Every (method, interval) row, each the mean over held-out worlds. Each world's curves are kept under
+    `per_world` (and handed to `save` as they come); those of `previous`, a run with the same settings, are reused."""
+    settings = {"clips": args.clips, "steps": args.steps, "seed": args.seed}
+    same = previous is not None and all(previous.get(k) == v for k, v in settings.items())
+    per_world = dict(previous.get("per_world", {})) if same else {}
+    results = {**settings, "seeds": args.seeds, "rows": [], "per_world": per_world}
     for spec in args.configs:
         name, config = spec.split("=", 1)
         module = None
         for text in args.intervals:
             low, high = parse_interval(text)
-            if any(r["method"] == name and r["interval"] == [low, high] for r in done):
-                continue
-            module = module or build_module(config, args.checkpoint)
-            module.sampler = TRFlowSampler(args.steps, low, high)
-            tic = time.perf_counter()
-            drift = evaluate_toy_drift(module, num_seeds=args.seeds, num_clips=args.clips, seed=args.seed)
-            curves = drift["curves"]
+            keys = [f"{name} [{low}, {high}] world {HELD_OUT_SEED_BASE + w}" for w in range(args.seeds)]
+            for key, world in zip(keys, range(HELD_OUT_SEED_BASE, HELD_OUT_SEED_BASE + args.seeds)):
+                if key in per_world:
+                    continue
+                module = module or build_module(config, args.checkpoint)
+                module.sampler = TRFlowSampler(args.steps, low, high)
+                drift = evaluate_toy_drift(module, num_seeds=1, num_clips=args.clips, seed=args.seed, first_seed=world)
+                per_world[key] = {k: v[0] for k, v in drift["per_seed"].items()}
+                if save is not None:
+                    save(results)
+            curves = {
+                k: [sum(c) / len(c) for c in zip(*(per_world[key][k] for key in keys))] for k in per_world[keys[0]]
+            }
             row = {
                 "method": name,
                 "interval": [low, high],
@@ -81,7 +89,6 @@ def run(args, previous: dict | None = None) -> dict:
                 "mass_per_stretch": stretches(curves["mass"], args.stretches),
                 "background_per_stretch": stretches(curves["background"], args.stretches),
                 "curves": curves,
-                "seconds": round(time.perf_counter() - tic, 1),
             }
             results["rows"].append(row)
             print(f"{name} [{low}, {high}]: mass kept {row['mass_kept']:.3f}, bg error {row['background_error']:.4f}")
@@ -120,9 +127,9 @@ def main() -> None:
     args = p.parse_args()
     out = Path(args.out)
     previous = json.loads(out.read_text()) if out.is_file() else None
-    results = run(args, previous)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1))
+    results = run(args, previous, save=lambda r: write_json_atomic(out, r))
+    write_json_atomic(out, results)
     table = markdown(results)
     out.with_suffix(".md").write_text(table + "\n")
     print(table)

@@ -27,7 +27,9 @@ def test_recipe_builds_each_configs_method_and_measures_every_interval(tiny_toy_
         stretches=2,
         seed=0,
     )
-    results = ablation.run(args)
+    saved = []
+    results = ablation.run(args, save=lambda r: saved.append(len(r["per_world"])))
+    assert saved == [1, 2, 3, 4]  # every world's curves are handed over as they are measured
     rows = results["rows"]
     assert [(r["method"], r["interval"]) for r in rows] == [
         ("extension", [0.0, 1.0]),
@@ -42,13 +44,24 @@ def test_recipe_builds_each_configs_method_and_measures_every_interval(tiny_toy_
     assert "| extension | [0.3, 0.7] |" in table and "clips 1-1 | clips 2-2" in table
 
 
-def test_rows_of_an_earlier_run_with_the_same_settings_are_kept(monkeypatch):
+def test_worlds_measured_by_an_earlier_run_with_the_same_settings_are_reused(monkeypatch):
     args = SimpleNamespace(
-        configs=["extension=unused.yaml"], intervals=["0,1"], checkpoint=None, seeds=1, clips=2, steps=3, seed=0
+        configs=["extension=unused.yaml"],
+        intervals=["0,1"],
+        checkpoint=None,
+        seeds=2,
+        clips=2,
+        steps=3,
+        seed=0,
+        stretches=2,
     )
-    row = {"method": "extension", "interval": [0.0, 1.0], "mass_kept": 0.5}
-    previous = {"seeds": 1, "clips": 2, "steps": 3, "seed": 0, "rows": [row]}
+    curves = {"mass": [0.4, 0.2], "background": [0.1, 0.3], "histogram": [0.0, 0.0], "true_mass": [1.0, 1.0]}
+    worlds = {f"extension [0.0, 1.0] world {w}": curves for w in (900_000, 900_001)}
+    previous = {"clips": 2, "steps": 3, "seed": 0, "per_world": worlds}
     monkeypatch.setattr(ablation, "build_module", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt")))
-    assert ablation.run(args, previous)["rows"] == [row]
+    (row,) = ablation.run(args, previous)["rows"]
+    assert row["mass_kept"] == pytest.approx(0.3) and row["curves"]["background"] == [0.1, 0.3]
     with pytest.raises(AssertionError, match="rebuilt"):
-        ablation.run(args, {**previous, "seeds": 2})  # other settings: measured again
+        ablation.run(args, {**previous, "steps": 4})  # other settings: measured again
+    with pytest.raises(AssertionError, match="rebuilt"):
+        ablation.run(SimpleNamespace(**{**vars(args), "seeds": 3}), previous)  # a third world is missing
