@@ -1,4 +1,5 @@
-"""The `lvg` command: LightningCLI (`fit | validate | test`) plus `lvg generate` on the same config machinery.
+"""The `lvg` command: LightningCLI (`fit | validate | test`) plus `lvg generate` (and `lvg calibrate-trflow`) on the
+same config machinery.
 
 Bad input raises `LvgError`; `main` prints it as one line (`lvg: error: ...`) and exits with code 2.
 """
