@@ -65,3 +65,23 @@ def test_worlds_measured_by_an_earlier_run_with_the_same_settings_are_reused(mon
         ablation.run(args, {**previous, "steps": 4})  # other settings: measured again
     with pytest.raises(AssertionError, match="rebuilt"):
         ablation.run(SimpleNamespace(**{**vars(args), "seeds": 3}), previous)  # a third world is missing
+
+
+def test_per_step_estimates_recipe_decodes_every_step(tiny_toy_dir, tmp_path):
+    spec = importlib.util.spec_from_file_location("trflow_estimates", REPO / "infer" / "trflow_estimates.py")
+    estimates = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(estimates)
+    from lvg import LongVideoModule
+    from lvg.backbones import Toy
+    from lvg.methods import Extension
+    from lvg.sampling import TRFlowSampler
+
+    module = LongVideoModule(
+        Toy(path=str(tiny_toy_dir)), Extension(), TRFlowSampler(3), frames_per_clip=4, height=16, width=16
+    )
+    rows = estimates.step_estimates(module, 3)
+    assert len(rows) == 3 and rows[0]["t"] == pytest.approx(1.0)
+    assert sum(r["weight"] for r in rows) == pytest.approx(1.0)
+    assert all(r["frames"].shape == (3, 2, 16, 16) for r in rows)  # the clip's 2 new frames per step
+    estimates.plot(rows, tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").stat().st_size > 1000
