@@ -126,7 +126,8 @@ def calibrate_trflow(
 
     The module's sampler gives the steps and shift (and, for a T-RFlow sampler, its estimate reading); it is put
     back afterwards. Every interval, the reference included, is T-RFlow, so [0, 1] is plain Euler on the schedule
-    (the scheduler sampler itself for flow-match Euler; not UniPC's multistep update). Deterministic: every video is sampled from seeds derived from `seed` and the world index."""
+    (the scheduler sampler itself for flow-match Euler; not UniPC's multistep update). Deterministic: every video
+    is sampled from seeds derived from `seed` and the world index."""
     require(0.0 < t_high <= 1.0, f"t_high must be in (0, 1], got {t_high}")
     require(reference in REFERENCES, f"reference must be one of {REFERENCES}, not {reference!r}")
     require(seeds >= 1 and num_clips >= 1, f"seeds and num_clips must be at least 1, got {seeds} and {num_clips}")
