@@ -85,3 +85,10 @@ def test_per_step_estimates_recipe_decodes_every_step(tiny_toy_dir, tmp_path):
     assert all(r["frames"].shape == (3, 2, 16, 16) for r in rows)  # the clip's 2 new frames per step
     estimates.plot(rows, tmp_path / "grid.png")
     assert (tmp_path / "grid.png").stat().st_size > 1000
+
+
+def test_paired_difference_against_the_first_interval():
+    per_world = {"a0": {"mass": [0.2, 0.4]}, "a1": {"mass": [0.5]}, "b0": {"mass": [0.5, 0.5]}, "b1": {"mass": [0.4]}}
+    d = ablation.paired_difference(per_world, ["b0", "b1"], ["a0", "a1"], "mass")
+    assert d["mean"] == pytest.approx(0.05) and d["higher_in"] == 1 and d["worlds"] == 2
+    assert d["se"] == pytest.approx(0.15)  # differences 0.2 and -0.1: sd 0.212, over sqrt(2)
