@@ -12,7 +12,7 @@ Methods come from generate configs (`--configs name=path ...`): each config's mo
 build it, then only its sampler is swapped for T-RFlow over each interval. A method added later (e.g. the causal
 KV cache) joins the table with one more `name=configs/toy/<its config>.yaml`.
 
-python infer/trflow_ablation.py --seeds 6 --clips 8 --out outputs/trflow_ablation.json
+python infer/trflow_ablation.py --seeds 8 --clips 8 --out outputs/trflow_ablation.json
 
 Each world's curves are written to `--out` as soon as they are measured and reused by a later run with the same
 settings, so a long ablation can be stopped and resumed, or run a world, an interval or a method at a time.
@@ -144,7 +144,7 @@ def main() -> None:
     p.add_argument("--configs", nargs="+", default=DEFAULT_CONFIGS, help="name=generate-config per method")
     p.add_argument("--intervals", nargs="+", default=DEFAULT_INTERVALS, help="t_low,t_high per column")
     p.add_argument("--checkpoint", default=None, help="override the configs' backbone path")
-    p.add_argument("--seeds", type=int, default=6, help="held-out toy worlds")
+    p.add_argument("--seeds", type=int, default=8, help="held-out toy worlds")
     p.add_argument("--clips", type=int, default=8, help="clips per long video")
     p.add_argument("--steps", type=int, default=20, help="Euler steps of the full schedule")
     p.add_argument("--stretches", type=int, default=4, help="table 4's columns: stretches of the long video")
