@@ -125,7 +125,9 @@ def calibrate_trflow(
     """Search t_low in [0, t_high) so AF over [t_low, t_high] matches AF over the reference; the curve and the pick.
 
     The module's sampler gives the steps and shift (and, for a T-RFlow sampler, its estimate reading); it is put
-    back afterwards. Deterministic: every video is sampled from seeds derived from `seed` and the world index."""
+    back afterwards. Every interval, the reference included, is T-RFlow, so [0, 1] is plain Euler on the schedule
+    (the scheduler sampler itself for flow-match Euler; not UniPC's multistep update). Deterministic: every video
+    is sampled from seeds derived from `seed` and the world index."""
     require(0.0 < t_high <= 1.0, f"t_high must be in (0, 1], got {t_high}")
     require(reference in REFERENCES, f"reference must be one of {REFERENCES}, not {reference!r}")
     require(seeds >= 1 and num_clips >= 1, f"seeds and num_clips must be at least 1, got {seeds} and {num_clips}")

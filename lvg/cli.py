@@ -1,5 +1,5 @@
-"""The `lvg` command: LightningCLI (`fit | validate | test`) plus `lvg generate` on the same config machinery, and
-`lvg evaluate` (routed to `lvg.evaluation.cli`).
+"""The `lvg` command: LightningCLI (`fit | validate | test`) plus `lvg generate` and `lvg calibrate-trflow` on the same
+config machinery, and `lvg evaluate` (routed to `lvg.evaluation.cli`).
 
 Bad input raises `LvgError`; `main` prints it as one line (`lvg: error: ...`) and exits with code 2.
 """

@@ -9,6 +9,9 @@ where S = sum_i dt_i = t_0 - t_s (= 1 for t_0 = 1, t_s = 0). The Euler result is
 estimates e_i = x_T - S v_i of the clean latent (eq. 3). T-RFlow keeps only the terms whose t_i lie in
 [t_low, t_high] and renormalises their weights, w_i = dt_i / sum_kept dt_j (§3.4). `estimate="x0"` offers the other
 reading, e_i = x_{t_i} - t_i v_i (the model's own clean prediction at step i); it does not reproduce Euler on [0, 1].
+Time runs from t = 1 (noise) to 0 here, as in Wan. The paper's table 3 calls [0, 0.7] the run that drops the late,
+high-frequency steps, which reads as a noise-to-clean axis; there its [0, 0.7] is our [0.3, 1] (and [0.3, 0.7] is the
+same on both axes).
 
 The trajectory x_{t_i} still follows plain Euler: a kept term at t_i needs the model at x_{t_i}, which depends on
 every earlier step, so the steps above t_high are computed (their terms dropped). Nothing depends on the steps below
