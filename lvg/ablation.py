@@ -156,7 +156,7 @@ def run_grid(
     if wandb:
         from lvg.evaluation.wandb_log import log_report, log_runs
 
-        log_runs(report, wandb_project, grid.name)
+        log_runs(report, out / "evaluation", wandb_project, grid.name)
         if not os.environ.get("WANDB_SWEEP_ID"):  # a sweep agent's process has one run: the cell's own
             log_report(report, out / "evaluation", wandb_project, group=grid.name)
     return report

@@ -120,6 +120,14 @@ def write_html_report(report: dict, path: Path, scale: int | None = None) -> Pat
         for s in report["skipped"][k]
     ]
     skipped_html = "".join(f"<li>{html.escape(s)}</li>" for s in skipped) or "<li>nothing</li>"
+    variance_cols = ["method", "metric", "conditions", "noises", "min", "max", "range", "std"]
+
+    def cell(row: dict, col: str) -> str:
+        return f"<td>{html.escape(str(row[col])) if col in variance_cols[:4] else _fmt(row[col])}</td>"
+
+    variance = "".join(
+        "<tr>" + "".join(cell(r, c) for c in variance_cols) + "</tr>" for r in report.get("variance_over_noises", [])
+    )
     configs = "".join(
         f"<details><summary>{html.escape(Path(p).name)}</summary>"
         f"<pre>{html.escape(json.dumps(s, indent=1))}</pre></details>"
@@ -132,6 +140,8 @@ def write_html_report(report: dict, path: Path, scale: int | None = None) -> Pat
 <div class="videos">{"".join(figures)}</div>
 <h2>Per-clip curves</h2><div class="plots">{plots}</div>
 <h2>Whole videos (generated frames), per method</h2><table><tr><th>method (videos)</th>{head}</tr>{body}</table>
+<h3>Over noises (same start, different seeds; the chunk-wise paper's table 1)</h3>
+<table><tr>{"".join(f"<th>{c}</th>" for c in variance_cols)}</tr>{variance}</table>
 <h3>Which path produced each number</h3><ul>{sources}</ul>
 <h3>Skipped</h3><ul>{skipped_html}</ul>
 <h2>Run configs</h2>{configs}

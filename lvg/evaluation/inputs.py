@@ -88,14 +88,14 @@ def method_label(sidecar: dict | None) -> str:
 
 
 def collect_videos(inputs: list[str]) -> tuple[list[VideoInput], list[dict]]:
-    """Video files from files and folders (a folder's videos, sorted, hidden and partial files left out), with their
-    sidecars (`<video>.json`); returns the inputs and what was skipped."""
+    """Video files from files and folders (a folder's videos, recursively and sorted; hidden, partial and W&B files
+    left out), with their sidecars (`<video>.json`); returns the inputs and what was skipped."""
     videos, skipped = [], []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
             found = sorted(
-                f for f in p.rglob("*") if f.suffix.lower() in VIDEO_SUFFIXES and not f.name.startswith(".")
+                f for f in p.rglob("*") if f.suffix.lower() in VIDEO_SUFFIXES and not _ignored(f.relative_to(p))
             )
             if not found:
                 skipped.append({"input": str(p), "reason": f"folder has no videos ({', '.join(VIDEO_SUFFIXES)})"})
@@ -108,6 +108,11 @@ def collect_videos(inputs: list[str]) -> tuple[list[VideoInput], list[dict]]:
         for f in files:
             videos.append(_with_sidecar(f, skipped))
     return videos, skipped
+
+
+def _ignored(relative: Path) -> bool:
+    """Hidden and partial files (and folders), and W&B's run folders (their media copies of logged videos)."""
+    return any(part.startswith(".") or part == "wandb" for part in relative.parts)
 
 
 def _with_sidecar(path: Path, skipped: list[dict]) -> VideoInput:

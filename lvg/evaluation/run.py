@@ -41,7 +41,7 @@ def score_video(video: VideoInput, frames: np.ndarray, metrics: list) -> dict:
     start, clips = video.generated_from(), video.clips()
     truth = None
     row = {"video": video.name, "path": str(video.path), "method": video.method, "condition": video.condition}
-    row["frames"] = len(frames)
+    row["frames"], row["scored_from"] = len(frames), start  # whole-video scores cover frames[scored_from:]
     row.update({"seed": (video.sidecar or {}).get("seed"), "whole": {}, "clips": {}, "notes": video.notes})
     for metric in metrics:
         if getattr(metric, "needs_truth", False):
@@ -71,7 +71,7 @@ def aggregate(rows: list[dict], metrics: list) -> dict:
             if not have:
                 continue
             entry["whole"][metric.name] = metric.aggregate(
-                [r["whole"][metric.name] for r in have], [r["frames"] for r in have]
+                [r["whole"][metric.name] for r in have], [r["frames"] - r["scored_from"] for r in have]
             )
             curves = [r["clips"][metric.name] for r in have if r["clips"].get(metric.name)]
             if curves:

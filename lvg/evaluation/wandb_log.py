@@ -41,7 +41,7 @@ def log_report(report: dict, out: Path, project: str = "lvg", group: str | None 
         run.finish()
 
 
-def log_runs(report: dict, project: str = "lvg", group: str | None = None) -> None:
+def log_runs(report: dict, out: Path, project: str = "lvg", group: str | None = None) -> None:
     """One W&B run per evaluated video, grouped: its config (sidecar), the video, its per-clip curves (step = clip)
     and whole-video scores as the summary, so the W&B UI can group and compare runs by axis."""
     import wandb
@@ -57,8 +57,7 @@ def log_runs(report: dict, project: str = "lvg", group: str | None = None) -> No
         }
         config["toy_seed"] = info.get("toy_seed", sidecar.get("start", {}).get("toy_seed"))
         name = f"{row['method']} · world {config['toy_seed']} · seed {row['seed']}"
-        folder = str(Path(row["path"]).parent)
-        run = wandb.init(project=project, group=group, job_type="ablation", name=name, config=config, dir=folder,
+        run = wandb.init(project=project, group=group, job_type="ablation", name=name, config=config, dir=str(out),
                          mode=_mode(), reinit="create_new")  # fmt: skip
         try:
             run.log({"video": wandb.Video(row["path"], format=Path(row["path"]).suffix[1:])}, step=0)
