@@ -67,7 +67,15 @@ def test_fsdp_overlay_builds_a_sharded_strategy_wrapping_wan_blocks():
     assert strategy.kwargs["use_orig_params"]  # frozen VAE and trained transformer share the root unit
 
 
-@pytest.mark.parametrize("overlay", ["ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"])
+def test_fsdp2_overlay_builds_lightnings_model_parallel_strategy_for_sharding_only():
+    from lightning.pytorch.strategies import ModelParallelStrategy
+
+    strategy = strategy_of(SCALE / "fsdp2.yaml")
+    assert isinstance(strategy, ModelParallelStrategy) and strategy._save_distributed_checkpoint
+    assert strategy._tensor_parallel_size == 1 and strategy._data_parallel_size == 8
+
+
+@pytest.mark.parametrize("overlay", ["ddp", "fsdp", "fsdp2", "deepspeed_zero2", "deepspeed_zero3"])
 def test_every_overlay_sets_bf16_mixed_on_gpus(overlay):
     trainer = yaml.safe_load((SCALE / f"{overlay}.yaml").read_text())["trainer"]
     assert trainer["precision"] == "bf16-mixed" and trainer["accelerator"] == "gpu"
