@@ -136,3 +136,16 @@ def test_overlays_merge_with_the_wan_configs(config, overlay):
     callbacks = [c.class_path.rsplit(".", 1)[-1] for c in trainer.callbacks]
     # a sharded run cannot export the backbone's shards as they are: its overlay keeps only the checkpoints
     assert callbacks == (["ModelCheckpoint", "ExportBackbone"] if overlay == "ddp" else ["ModelCheckpoint"])
+
+
+def test_the_torchrun_recipe_without_a_gpu_is_one_line_exit_2(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi"):
+        pytest.skip("this machine has GPUs")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    cmd = ["bash", str(REPO / "train" / "torchrun.sh"), "configs/wan/extension.yaml", "configs/scale/ddp.yaml"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("train/torchrun.sh: error: no GPU found")
+    assert len(proc.stderr.strip().splitlines()) == 1
