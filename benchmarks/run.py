@@ -97,7 +97,9 @@ def run_benchmark(name: str, path: Path, quick: bool) -> list[dict]:
     bad = [r for r in records if not isinstance(r, dict) or not well_formed(r)]
     if bad:
         return [failed(name, f"malformed record {bad[0]!r:.200}: needs {', '.join(RECORD_KEYS)}")]
-    print(f"[{name}] {len(records)} records in {time.perf_counter() - tic:.1f} s", file=sys.stderr, flush=True)
+    skipped = [r for r in records if r["value"] is None]
+    done = f"{len(records) - len(skipped)} of {len(records)} records in {time.perf_counter() - tic:.1f} s"
+    print(f"[{name}] {done}" + (f"; not measured: {skipped[0]['notes']}" if skipped else ""), file=sys.stderr)
     return records
 
 

@@ -133,6 +133,14 @@ class LongVideoModule(L.LightningModule):
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
+    def configure_model(self) -> None:
+        """Under Lightning's ModelParallelStrategy, shard the backbone's network with FSDP2 (lvg.scale); a no-op
+        under every other strategy."""
+        if self.device_mesh is not None:
+            from lvg.scale import shard_backbone
+
+            shard_backbone(self.backbone, self.device_mesh)
+
     # --- exact resume: global RNG state travels with the checkpoint -----------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # tensors and plain numbers only, so the checkpoint loads with torch.load(weights_only=True)

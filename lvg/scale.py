@@ -13,6 +13,25 @@ import torch
 from lvg.errors import require
 
 
+def shard_backbone(backbone, mesh) -> None:
+    """FSDP2 (`fully_shard`) over the backbone's trained network on `mesh`: each block diffusers marks unsplittable
+    (`_no_split_modules`, e.g. WanTransformerBlock) is one shard unit, the network's remaining parameters the root
+    unit. Frozen parts (VAE, encoders) stay whole on every rank. Used under Lightning's ModelParallelStrategy."""
+    from torch.distributed.fsdp import fully_shard
+
+    require(
+        "tensor_parallel" not in (mesh.mesh_dim_names or ()) or mesh["tensor_parallel"].size() == 1,
+        "lvg shards with FSDP2 only, not tensor parallelism: set the strategy's tensor_parallel_size: 1 and "
+        "data_parallel_size to the number of processes",
+    )
+    mesh = mesh["data_parallel"] if "data_parallel" in (mesh.mesh_dim_names or ()) else mesh
+    network = backbone.network
+    unsplit = set(getattr(network, "_no_split_modules", None) or [])
+    for block in [m for m in network.modules() if type(m).__name__ in unsplit]:
+        fully_shard(block, mesh=mesh)
+    fully_shard(network, mesh=mesh)
+
+
 def strategy_name(strategy) -> str:
     """The strategy's short name: a registered string as given (`fsdp`, `deepspeed_stage_2`), or the class name of a
     `class_path` block (`FSDPStrategy`), lower-cased; "auto" when none is set."""

@@ -26,6 +26,8 @@ def test_the_harness_writes_a_well_formed_report_with_skips_and_their_reasons(tm
     assert "gpu/wan_t2v_1_3b/seconds_per_step" in names and "gpu/svd_xt/lora_train_peak_gib" in names
     if not torch.cuda.is_available():
         assert all(r["value"] is None and "no CUDA" in r["notes"] for r in records)
+        skip_line = [line for line in proc.stderr.splitlines() if line.startswith("[gpu_profile]")]
+        assert len(skip_line) == 1 and "0 of 18 records" in skip_line[0] and "no CUDA device" in skip_line[0]
     assert all(r["commit"] != "unknown" and "cpus" in r["machine"] for r in records)
     table = out.with_suffix(".md").read_text().splitlines()
     assert table[0].startswith("Machine:") and sum(line.startswith("| gpu/") for line in table) == len(records)

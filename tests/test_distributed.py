@@ -1,7 +1,8 @@
-"""`lvg fit` under Lightning's DDP strategy with 2 CPU processes (gloo): ranks stay in sync, a checkpoint resumes.
+"""`lvg fit` with 2 CPU processes (gloo): DDP ranks stay in sync and resume; FSDP2 saves and resumes sharded.
 
-Sharded checkpoints (FSDP, DeepSpeed) are not tested here: Lightning's FSDPStrategy refuses CPU processes
-("requires a GPU accelerator") and DeepSpeed needs CUDA; see tests/test_scale_configs.py for their configs.
+Lightning's FSDPStrategy (FSDP1, configs/scale/fsdp.yaml) refuses CPU processes ("requires a GPU accelerator") and
+DeepSpeed needs CUDA, so sharded checkpoints are checked with FSDP2 (ModelParallelStrategy, configs/scale/fsdp2.yaml),
+which runs on CPU; the FSDP1 test below needs 2 GPUs.
 """
 
 import os
@@ -16,10 +17,16 @@ from tests_paths import REPO, TINY_CONFIG
 SCRIPT = REPO / "tests" / "helpers" / "distributed_fit.py"
 
 
-def ddp_config(tmp_path):
-    """The tiny toy config under DDP on 2 CPU processes, keeping a checkpoint of every epoch."""
+FSDP2 = {
+    "class_path": "lightning.pytorch.strategies.ModelParallelStrategy",
+    "init_args": {"data_parallel_size": 2, "tensor_parallel_size": 1},
+}
+
+
+def ddp_config(tmp_path, strategy="ddp"):
+    """The tiny toy config on 2 CPU processes under `strategy`, keeping a checkpoint of every epoch."""
     cfg = yaml.safe_load(TINY_CONFIG.read_text())
-    cfg["trainer"].update(strategy="ddp", devices=2, num_nodes=1)
+    cfg["trainer"].update(strategy=strategy, devices=2, num_nodes=1)
     cfg["trainer"]["callbacks"][0]["init_args"].update(save_top_k=-1, filename="{epoch}")
     path = tmp_path / "ddp.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -56,6 +63,20 @@ def test_ddp_ranks_stay_in_sync_and_a_checkpoint_resumes_to_the_same_weights(tmp
     assert resumed[0]["global_step"] == full[0]["global_step"] > 0
     assert_same(resumed[0]["state"], resumed[1]["state"], rtol=0, atol=0)
     assert_same(resumed[0]["state"], full[0]["state"], rtol=1e-5, atol=1e-6)  # exact resume, as on one process
+
+
+def test_fsdp2_saves_a_sharded_checkpoint_on_cpu_and_resumes_from_it(tmp_path):
+    config = ddp_config(tmp_path, FSDP2)
+    full = fit_ddp(config, tmp_path / "full")
+    assert_same(full[0]["state"], full[1]["state"], rtol=0, atol=0)  # the gathered shards agree
+    first_epoch = next((tmp_path / "full").rglob("epoch=0.ckpt"))
+    assert first_epoch.is_dir() and sorted(p.name for p in first_epoch.glob("*.distcp")) == [
+        "__0_0.distcp",
+        "__1_0.distcp",
+    ]  # one shard per rank
+    resumed = fit_ddp(config, tmp_path / "resumed", "--ckpt_path", str(first_epoch))
+    assert resumed[0]["global_step"] == full[0]["global_step"] > 0
+    assert_same(resumed[0]["state"], full[0]["state"], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="FSDP sharded checkpoints need 2 CUDA GPUs")

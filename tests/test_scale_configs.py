@@ -9,7 +9,8 @@ from jsonargparse import ArgumentParser
 from lightning.pytorch.strategies import DDPStrategy, Strategy
 from tests_paths import REPO
 
-from lvg.cli import main, run_cli
+from lvg import LongVideoModule
+from lvg.cli import LvgCLI, LvgTrainer, main, run_cli
 from lvg.scale import check_strategy, strategy_name
 
 SCALE = REPO / "configs" / "scale"
@@ -67,7 +68,15 @@ def test_fsdp_overlay_builds_a_sharded_strategy_wrapping_wan_blocks():
     assert strategy.kwargs["use_orig_params"]  # frozen VAE and trained transformer share the root unit
 
 
-@pytest.mark.parametrize("overlay", ["ddp", "fsdp", "deepspeed_zero2", "deepspeed_zero3"])
+def test_fsdp2_overlay_builds_lightnings_model_parallel_strategy_for_sharding_only():
+    from lightning.pytorch.strategies import ModelParallelStrategy
+
+    strategy = strategy_of(SCALE / "fsdp2.yaml")
+    assert isinstance(strategy, ModelParallelStrategy) and strategy._save_distributed_checkpoint
+    assert strategy._tensor_parallel_size == 1 and strategy._data_parallel_size == 8
+
+
+@pytest.mark.parametrize("overlay", ["ddp", "fsdp", "fsdp2", "deepspeed_zero2", "deepspeed_zero3"])
 def test_every_overlay_sets_bf16_mixed_on_gpus(overlay):
     trainer = yaml.safe_load((SCALE / f"{overlay}.yaml").read_text())["trainer"]
     assert trainer["precision"] == "bf16-mixed" and trainer["accelerator"] == "gpu"
@@ -103,3 +112,40 @@ def test_strategy_checks_name_what_is_missing(monkeypatch):
         check_strategy({"strategy": "ddp", "accelerator": "gpu"})
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     check_strategy({"strategy": "fsdp", "accelerator": "gpu"})  # a GPU machine: Lightning takes over
+
+
+class ParseOnly(LvgCLI):
+    """The CLI's parser and config merging, without building anything (FSDP and DeepSpeed cannot be built here)."""
+
+    def before_instantiate_classes(self) -> None:
+        pass
+
+    def instantiate_classes(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("overlay", ["ddp", "fsdp", "fsdp2", "deepspeed_zero2", "deepspeed_zero3"])
+@pytest.mark.parametrize("config", WAN_CONFIGS, ids=lambda p: p.name)
+def test_overlays_merge_with_the_wan_configs(config, overlay):
+    cli = ParseOnly(LongVideoModule, trainer_class=LvgTrainer, subclass_mode_model=True, subclass_mode_data=True,
+                    run=False, args=["--config", str(config), "--config", str(SCALE / f"{overlay}.yaml")],
+                    auto_configure_optimizers=False)  # fmt: skip
+    trainer, model = cli.config.trainer, cli.config.model.init_args
+    assert trainer.precision == "bf16-mixed" and model.gradient_checkpointing
+    assert model.backbone.init_args.dtype == "bfloat16"
+    callbacks = [c.class_path.rsplit(".", 1)[-1] for c in trainer.callbacks]
+    # a sharded run cannot export the backbone's shards as they are: its overlay keeps only the checkpoints
+    assert callbacks == (["ModelCheckpoint", "ExportBackbone"] if overlay == "ddp" else ["ModelCheckpoint"])
+
+
+def test_the_torchrun_recipe_without_a_gpu_is_one_line_exit_2(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi"):
+        pytest.skip("this machine has GPUs")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    cmd = ["bash", str(REPO / "train" / "torchrun.sh"), "configs/wan/extension.yaml", "configs/scale/ddp.yaml"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=30)
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("train/torchrun.sh: error: no GPU found")
+    assert len(proc.stderr.strip().splitlines()) == 1

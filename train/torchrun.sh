@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 config=${1:?usage: train/torchrun.sh MODEL_CONFIG SCALE_CONFIG [lvg fit flags]}
 scale=${2:?usage: train/torchrun.sh MODEL_CONFIG SCALE_CONFIG [lvg fit flags]}
 shift 2
-nproc=${NPROC:-$(nvidia-smi --list-gpus 2>/dev/null | wc -l)}
+nproc=${NPROC:-$( (nvidia-smi --list-gpus 2>/dev/null || true) | wc -l)}
 if [ "$nproc" -lt 1 ]; then
   echo "train/torchrun.sh: error: no GPU found (nvidia-smi): set NPROC, or on CPU run lvg fit --trainer.strategy ddp --trainer.accelerator cpu --trainer.devices N" >&2
   exit 2

@@ -20,9 +20,11 @@ from lvg.cli import main, run_cli  # noqa: E402
 
 def full_state(cli) -> dict[str, torch.Tensor]:
     """The module's parameters as plain CPU tensors (gathered first under a sharding strategy)."""
-    strategy = cli.trainer.strategy
-    state = strategy.lightning_module_state_dict()
-    return {k: v.detach().cpu().clone() for k, v in state.items()}
+    from torch.distributed.tensor import DTensor
+
+    state = cli.trainer.lightning_module.state_dict()
+    full = {k: v.full_tensor() if isinstance(v, DTensor) else v for k, v in state.items()}  # gathers shards
+    return {k: v.detach().cpu().clone() for k, v in full.items()}
 
 
 if __name__ == "__main__":
