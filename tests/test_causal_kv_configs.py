@@ -62,11 +62,11 @@ def test_max_clips_below_one_is_one_line_exit_2(tiny_toy_dir, tmp_path, capsys):
     assert code == 2 and err.strip().splitlines()[-1].startswith("lvg: error: max_clips must be at least 1")
 
 
-def test_toy_stage2_saves_only_the_lora_adapter(tiny_toy_dir, tmp_path):
+def test_toy_stage2_saves_only_the_lora_adapter_and_resumes_from_it(tiny_toy_dir, tmp_path):
     from lvg.backbones import Lora, Toy
 
     root = tmp_path / "run"
-    cli = run_cli([
+    args = [
         "fit", "--config", str(TOY / "causal_kv.yaml"),
         "--model.init_args.backbone.init_args.path", str(tiny_toy_dir),
         "--model.init_args.frames_per_clip", "4", "--model.init_args.height", "16", "--model.init_args.width", "16",
@@ -80,7 +80,8 @@ def test_toy_stage2_saves_only_the_lora_adapter(tiny_toy_dir, tmp_path):
             {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint", "init_args": {"save_last": True}},
             {"class_path": "lvg.callbacks.ExportLora", "init_args": {"dirpath": str(root / "lora")}},
         ]),
-    ])  # fmt: skip
+    ]  # fmt: skip
+    cli = run_cli(args)
     assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
     ckpt = torch.load(next(root.rglob("last.ckpt")), weights_only=False)
     assert ckpt["state_dict"] and all("lora_" in k for k in ckpt["state_dict"])  # adapter-only checkpoint
@@ -93,6 +94,11 @@ def test_toy_stage2_saves_only_the_lora_adapter(tiny_toy_dir, tmp_path):
     with torch.no_grad():
         cond = trained.conditioning(["a red circle"])
         torch.testing.assert_close(loaded.predict(x, t, cond), trained.predict(x, t, cond))
+
+    # resuming from the adapter-only checkpoint: the base comes from the config, the adapter and optimizer from it
+    last = next(root.rglob("last.ckpt"))
+    resumed = run_cli([*args, "--trainer.max_epochs", "2", "--ckpt_path", str(last)])
+    assert resumed.trainer.current_epoch == 2 and resumed.trainer.global_step == 2 * cli.trainer.global_step
 
 
 @pytest.fixture()
