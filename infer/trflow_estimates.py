@@ -1,8 +1,8 @@
 """The per-step clean estimates of one toy clip (the error-free paper's figure 2, its shape): an image grid and AF.
 
 Samples one clip of a toy world with T-RFlow over [0, 1] (plain Euler) keeping every step's estimate e_i of eq. 3,
-decodes each, and writes a grid (rows: steps from noise to clean, with t and the weight dt_i; columns: frames) and
-each estimate's AF (eq. 6), which shows the low-to-high frequency progression T-RFlow's thresholds cut.
+decodes each, and writes a grid (rows: steps from noise to clean, labelled with t and AF; columns: frames) and each
+estimate's time, weight and AF (eq. 6) as JSON beside it: where along the steps the high frequencies come in.
 
 python infer/trflow_estimates.py --steps 20 --out outputs/trflow_estimates.png
 """
