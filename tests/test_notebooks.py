@@ -1,0 +1,27 @@
+"""The notebooks execute (nbmake) in their small mode: LVG_NOTEBOOK_SMALL=1 shrinks chunks, worlds and steps."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from tests_paths import REPO
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_executes_in_small_mode(notebook):
+    env = {**os.environ, "LVG_NOTEBOOK_SMALL": "1", "PYTHONPATH": str(REPO)}
+    args = ["-m", "pytest", "--nbmake", str(notebook), "-q", "-p", "no:cacheprovider", "-o", "addopts="]
+    done = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+def test_there_is_a_notebook_committed_with_its_outputs():
+    import json
+
+    assert NOTEBOOKS, "no notebooks found"
+    for notebook in NOTEBOOKS:
+        cells = json.loads(notebook.read_text())["cells"]
+        assert any(c["cell_type"] == "code" and c.get("outputs") for c in cells), f"{notebook.name} has no outputs"
