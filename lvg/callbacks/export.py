@@ -21,10 +21,14 @@ class ExportBackbone(L.Callback):
         self.dirpath.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{self.dirpath.name}.", dir=self.dirpath.parent))
         try:
-            pl_module.backbone.save_pretrained(tmp)
+            self.write(pl_module, tmp)
             if self.dirpath.exists():
                 shutil.rmtree(self.dirpath)
             tmp.rename(self.dirpath)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp)
+
+    def write(self, pl_module: L.LightningModule, folder: Path) -> None:
+        """What is exported: the whole backbone in diffusers layout."""
+        pl_module.backbone.save_pretrained(folder)

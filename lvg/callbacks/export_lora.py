@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import lightning as L
 
+from lvg.callbacks.export import ExportBackbone
 
-class ExportLora(L.Callback):
+
+class ExportLora(ExportBackbone):
     """At the end of `fit`, write the backbone's LoRA adapter to `dirpath` (`pytorch_lora_weights.safetensors`, which
     `WanPipeline.load_lora_weights(dirpath)` and `lvg.backbones.lora.Lora(path=dirpath)` load), atomically.
 
@@ -17,7 +17,7 @@ class ExportLora(L.Callback):
     them over the base model built from the config (the module loads checkpoints non-strictly)."""
 
     def __init__(self, dirpath: str, adapter_only_checkpoints: bool = True) -> None:
-        self.dirpath = Path(dirpath)
+        super().__init__(dirpath)
         self.adapter_only_checkpoints = adapter_only_checkpoints
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -29,16 +29,5 @@ class ExportLora(L.Callback):
             trainable = {name for name, p in pl_module.named_parameters() if p.requires_grad}
             checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in trainable}
 
-    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.global_rank != 0 or trainer.fast_dev_run:
-            return  # a debug run (fast_dev_run) must not overwrite a real export
-        self.dirpath.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{self.dirpath.name}.", dir=self.dirpath.parent))
-        try:
-            pl_module.backbone.save_lora(tmp)
-            if self.dirpath.exists():
-                shutil.rmtree(self.dirpath)
-            tmp.rename(self.dirpath)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+    def write(self, pl_module: L.LightningModule, folder: Path) -> None:
+        pl_module.backbone.save_lora(folder)
