@@ -66,3 +66,52 @@ class Method:
 
     def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[torch.Tensor]:
         raise NotImplementedError
+
+
+class ClipByClip(Method):
+    """A method that generates clip by clip, each clip continuing from the last `condition_frames` frames of the one
+    before. The loop (start frames, resume carry, what each clip yields) is here; a subclass says how one clip is made
+    in `clip_video`."""
+
+    condition_frames: int
+
+    @torch.no_grad()
+    def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[torch.Tensor]:
+        """Yield the given start frames, then each clip's new frames (the frames after its condition frames); the
+        carry to the next clip is its last `condition_frames` frames (set on the request before each yield)."""
+        device = backbone.device
+        if request.first_clip == 0:
+            cond_pixels = request.start[:, :, -self.condition_frames :].to(device)
+            yield request.start[0].to(device)
+        else:
+            cond_pixels = request.carry.to(device)
+        f_lat = backbone.latent_frames(request.frames_per_clip)
+        for i, prompt in enumerate(request.prompts[request.first_clip :], start=request.first_clip):
+            video = self.clip_video(backbone, sampler, noise_init, request, i, prompt, cond_pixels, f_lat)
+            new_frames = video[0, :, cond_pixels.shape[2] :]
+            cond_pixels = video[:, :, -self.condition_frames :]
+            request.carry = cond_pixels.cpu()
+            yield new_frames
+
+    def clip_video(
+        self, backbone, sampler, noise_init, request: GenerationRequest, index: int, prompt: str,
+        cond_pixels: torch.Tensor, latent_frames: int,
+    ) -> torch.Tensor:  # fmt: skip
+        """Clip `index` decoded [1, 3, F, H, W], continuing from `cond_pixels` [1, 3, c, H, W] (its first frames)."""
+        raise NotImplementedError
+
+
+def clip_context(
+    request: GenerationRequest, index: int, backbone, sampler, shape: tuple, make_denoise, cond_pixels: torch.Tensor
+) -> ClipContext:
+    """The noise init's view of clip `index`: its seed, the guide (the last given frame) and the first kept frame."""
+    return ClipContext(
+        shape=tuple(shape),
+        seed=clip_seed(request.seed, index),
+        clip_index=index,
+        backbone=backbone,
+        sampler=sampler,
+        make_denoise=make_denoise,
+        guide=cond_pixels[0, :, -1],
+        keep_from=cond_pixels.shape[2],
+    )

@@ -20,11 +20,10 @@ import torch
 from lvg.attention import ClipSelection, KVCache, PromptSimilarity, install_cached_kv
 from lvg.backbones.base import Condition
 from lvg.errors import require
-from lvg.methods.base import GenerationRequest, clip_seed, sample_clip
+from lvg.methods.base import GenerationRequest, clip_context, sample_clip
 from lvg.methods.extension import Extension
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
-from lvg.search.base import ClipContext
 
 
 class CausalKV(Extension):
@@ -75,7 +74,7 @@ class CausalKV(Extension):
     def record_clip(self, backbone, x0: torch.Tensor, cond: Condition, clip: int, seed: int) -> None:
         """One model pass over the clip's finished latents at `cache_t`, storing its K/V as clip `clip`'s (call within
         the clip's `frame_offset`, with its selection prepared, as when it was denoised)."""
-        t = torch.full((x0.shape[0], x0.shape[2]), self.cache_t, device=x0.device)
+        t = uniform_rows(self.cache_t, x0.shape[0], x0.shape[2], x0.device)
         x = x0
         if self.cache_t > 0:
             noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed)).to(x0.device)
@@ -152,40 +151,28 @@ class CausalKV(Extension):
             request.first_clip == 0,
             "a causal-KV run cannot be resumed (its KV cache is not in the resume log): rerun with --resume false",
         )
-        device = backbone.device
-        cond_pixels = request.start[:, :, -self.condition_frames :].to(device)
-        yield request.start[0].to(device)
-        f_lat = backbone.latent_frames(request.frames_per_clip)
-        stride = self.clip_stride(backbone, f_lat)
         self.cache.reset()
         install_cached_kv(backbone.attention_modules(), self.cache)
         try:
-            for i, prompt in enumerate(request.prompts):
-                selection = self.policy.select(request.prompts, i, self.cache.clips)
-                if not self.policy.keeps_everything:
-                    self.cache.keep_only(set(selection.clips))
-                self.cache.prepare(selection.clips, device)
-                if request.on_context is not None:
-                    request.on_context(i, {**selection.log(), "position": i * stride})
-                latents, mask = self.clip_condition(backbone, cond_pixels, f_lat)
-                cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels)
-                ctx = ClipContext(
-                    shape=tuple(latents.shape),
-                    seed=clip_seed(request.seed, i),
-                    clip_index=i,
-                    backbone=backbone,
-                    sampler=sampler,
-                    make_denoise=self.clip_denoiser(backbone, cond, selection.clips),
-                    guide=cond_pixels[0, :, -1],
-                    keep_from=cond_pixels.shape[2],
-                )
-                with backbone.frame_offset(i * stride):
-                    x0 = sample_clip(ctx, noise_init, request)
-                    self.record_clip(backbone, x0, cond, i, clip_seed(request.seed, i) + 1)
-                video = backbone.decode(x0)
-                new_frames = video[0, :, cond_pixels.shape[2] :]
-                cond_pixels = video[:, :, -self.condition_frames :]
-                request.carry = cond_pixels.cpu()
-                yield new_frames
+            yield from super().generate(backbone, sampler, noise_init, request)
         finally:
             self.cache.reset()
+
+    def clip_video(self, backbone, sampler, noise_init, request, index, prompt, cond_pixels, latent_frames):
+        """The extension clip attending to the past clips the policy selects (logged through `request.on_context`),
+        at its true temporal position; its own K/V are recorded once it is finished."""
+        selection = self.policy.select(request.prompts, index, self.cache.clips)
+        if not self.policy.keeps_everything:
+            self.cache.keep_only(set(selection.clips))
+        self.cache.prepare(selection.clips, backbone.device)
+        position = index * self.clip_stride(backbone, latent_frames)
+        if request.on_context is not None:
+            request.on_context(index, {**selection.log(), "position": position})
+        latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
+        cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels)
+        make_denoise = self.clip_denoiser(backbone, cond, selection.clips)
+        ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
+        with backbone.frame_offset(position):
+            x0 = sample_clip(ctx, noise_init, request)
+            self.record_clip(backbone, x0, cond, index, ctx.seed + 1)
+        return backbone.decode(x0)

@@ -7,21 +7,18 @@ Generation: clip i is conditioned on the last `condition_frames` frames of clip 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 
 from lvg.backbones.base import Condition
 from lvg.errors import require
-from lvg.methods.base import GenerationRequest, Method, clip_seed, sample_clip
+from lvg.methods.base import ClipByClip, clip_context, sample_clip
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
-from lvg.search.base import ClipContext
 
 TASKS = ("first", "last", "first_last", "none")
 
 
-class Extension(Method):
+class Extension(ClipByClip):
     """Video-extension model conditioned on the previous clip's last frames.
 
     Args:
@@ -161,33 +158,13 @@ class Extension(Method):
         mask[:, :k] = 1
         return self.fill_condition(latents, mask), mask
 
-    @torch.no_grad()
-    def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[torch.Tensor]:
-        """Yield the given start frames, then each clip's new frames (the frames after its condition frames); the
-        carry to the next clip is its last `condition_frames` frames (set on the request before each yield)."""
-        device = backbone.device
-        if request.first_clip == 0:
-            cond_pixels = request.start[:, :, -self.condition_frames :].to(device)
-            yield request.start[0].to(device)
-        else:
-            cond_pixels = request.carry.to(device)
-        f_lat = backbone.latent_frames(request.frames_per_clip)
-        for i, prompt in enumerate(request.prompts[request.first_clip :], start=request.first_clip):
-            latents, mask = self.clip_condition(backbone, cond_pixels, f_lat)
-            cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels)
-            ctx = ClipContext(
-                shape=tuple(latents.shape),
-                seed=clip_seed(request.seed, i),
-                clip_index=i,
-                backbone=backbone,
-                sampler=sampler,
-                make_denoise=lambda n, cond=cond: backbone.denoiser(cond.repeat(n)),
-                guide=cond_pixels[0, :, -1],
-                keep_from=cond_pixels.shape[2],
-            )
-            x0 = sample_clip(ctx, noise_init, request)
-            video = backbone.decode(x0)
-            new_frames = video[0, :, cond_pixels.shape[2] :]
-            cond_pixels = video[:, :, -self.condition_frames :]
-            request.carry = cond_pixels.cpu()
-            yield new_frames
+    def clip_video(self, backbone, sampler, noise_init, request, index, prompt, cond_pixels, latent_frames):
+        """The clip conditioned on `cond_pixels` (condition latents and mask) and its own prompt, decoded."""
+        latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
+        cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels)
+
+        def make_denoise(n: int):
+            return backbone.denoiser(cond.repeat(n))
+
+        ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
+        return backbone.decode(sample_clip(ctx, noise_init, request))

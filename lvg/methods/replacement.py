@@ -15,21 +15,19 @@ scheduler's update is elementwise, so the generated frames follow exactly as if 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 
 from lvg.errors import require
-from lvg.methods.base import GenerationRequest, Method, clip_seed, sample_clip
+from lvg.methods.base import ClipByClip, clip_context, clip_seed, sample_clip
 from lvg.methods.progressive import pixel_frames
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
-from lvg.search.base import ClipContext, candidate_generator
+from lvg.search.base import candidate_generator
 
 REPLACEMENT_NOISE_STREAM = 1 << 20  # a candidate index no search uses: the re-noising draws of eq. 3
 
 
-class Replacement(Method):
+class Replacement(ClipByClip):
     """Shared by both baselines; `noised` chooses eq. 3 (True) or eq. 4 (False).
 
     Args:
@@ -117,36 +115,17 @@ class Replacement(Method):
 
         return make
 
-    @torch.no_grad()
-    def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[torch.Tensor]:
-        """Yield the start frames, then each clip's new frames; the carry is the clip's last `condition_frames`."""
-        device = backbone.device
-        if request.first_clip == 0:
-            cond_pixels = request.start[:, :, -self.condition_frames :].to(device)
-            yield request.start[0].to(device)
-        else:
-            cond_pixels = request.carry.to(device)
-        f_lat = backbone.latent_frames(request.frames_per_clip)
-        for i, prompt in enumerate(request.prompts[request.first_clip :], start=request.first_clip):
-            given = backbone.encode(cond_pixels)
-            cond = backbone.conditioning([prompt])
-            seed = clip_seed(request.seed, i)
-            ctx = ClipContext(
-                shape=(1, given.shape[1], f_lat, *given.shape[3:]),
-                seed=seed,
-                clip_index=i,
-                backbone=backbone,
-                sampler=sampler,
-                make_denoise=self.denoiser(backbone, cond, given, seed),
-                guide=cond_pixels[0, :, -1],
-                keep_from=cond_pixels.shape[2],
-            )
-            x0 = sample_clip(ctx, noise_init, request)
-            x0[:, :, : given.shape[2]] = given
-            video = backbone.decode(x0)
-            cond_pixels = video[:, :, -self.condition_frames :]
-            request.carry = cond_pixels.cpu()
-            yield video[0, :, ctx.keep_from :]
+    def clip_video(self, backbone, sampler, noise_init, request, index, prompt, cond_pixels, latent_frames):
+        """The clip whose first frames are `cond_pixels` re-encoded, put back over the sample, decoded."""
+        given = backbone.encode(cond_pixels)
+        cond = backbone.conditioning([prompt])
+        make_denoise = self.denoiser(backbone, cond, given, clip_seed(request.seed, index))
+        shape = (1, given.shape[1], latent_frames, *given.shape[3:])
+        x0 = sample_clip(
+            clip_context(request, index, backbone, sampler, shape, make_denoise, cond_pixels), noise_init, request
+        )
+        x0[:, :, : given.shape[2]] = given
+        return backbone.decode(x0)
 
 
 class ReplacementWithNoise(Replacement):

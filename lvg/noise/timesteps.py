@@ -3,10 +3,12 @@
 import torch
 
 
-def uniform_rows(t: torch.Tensor | float, batch: int, frames: int) -> torch.Tensor:
-    """A constant row per sample: t scalar or [B] -> [B, F]."""
+def uniform_rows(t: torch.Tensor | float, batch: int, frames: int, device=None) -> torch.Tensor:
+    """A constant row per sample: t scalar or [B] -> [B, F] (a scalar's rows made on `device`)."""
     t = torch.as_tensor(t, dtype=torch.float32)
-    return t.reshape(-1, 1).expand(batch, frames).clone() if t.ndim else torch.full((batch, frames), float(t))
+    if t.ndim:
+        return t.reshape(-1, 1).expand(batch, frames).clone()
+    return torch.full((batch, frames), float(t), device=device)
 
 
 def logit_normal_t(batch: int, generator: torch.Generator, mean: float = 0.0, std: float = 1.0) -> torch.Tensor:

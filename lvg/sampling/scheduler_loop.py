@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from lvg.errors import require
+from lvg.noise.timesteps import uniform_rows
 
 Denoise = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 StepCallback = Callable[[int, float, torch.Tensor], None]
@@ -82,6 +83,14 @@ def _x0_from_output(out, model_out: torch.Tensor, x: torch.Tensor, t_rows: torch
     return x - t_rows.to(x.dtype)[:, None, :, None, None] * model_out
 
 
+def checked_stop(state: SamplingState, stop: int | None) -> int:
+    """The step a run stops at: `stop`, else the end of the schedule; one error outside [state.step, end]."""
+    steps = len(state.scheduler.timesteps)
+    stop = steps if stop is None else stop
+    require(state.step <= stop <= steps, f"stop must be in [{state.step}, {steps}], got {stop}")
+    return stop
+
+
 class SchedulerSampler:
     """The diffusers scheduler loop: set_timesteps(num_steps), then model call + `scheduler.step` per timestep."""
 
@@ -126,17 +135,15 @@ class SchedulerSampler:
         state = x if isinstance(x, SamplingState) else self.start(x, backbone, num_steps)
         scheduler = state.scheduler
         timesteps = scheduler.timesteps
-        stop = len(timesteps) if stop is None else stop
-        require(state.step <= stop <= len(timesteps), f"stop must be in [{state.step}, {len(timesteps)}], got {stop}")
+        stop = checked_stop(state, stop)
         if state.step > 0 and hasattr(scheduler, "set_begin_index") and getattr(scheduler, "_step_index", 0) is None:
             scheduler.set_begin_index(state.step)
-        batch, frames = state.x.shape[0], state.x.shape[2]
         scale = float(scheduler.config.num_train_timesteps)
         x, x0 = state.x, state.x0
         step_kwargs = _generator_kwarg(scheduler, generator)
         for i in range(state.step, stop):
             t = timesteps[i]
-            t_rows = torch.full((batch, frames), float(t) / scale, device=x.device)
+            t_rows = uniform_rows(float(t) / scale, x.shape[0], x.shape[2], x.device)
             x_in = scheduler.scale_model_input(x, t) if hasattr(scheduler, "scale_model_input") else x
             model_out = denoise(x_in, t_rows)
             out = scheduler.step(model_out, t, x, return_dict=True, **step_kwargs)

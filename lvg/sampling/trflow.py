@@ -29,7 +29,15 @@ from dataclasses import dataclass, field
 import torch
 
 from lvg.errors import require
-from lvg.sampling.scheduler_loop import Denoise, Generators, SamplingState, SchedulerSampler, StepCallback
+from lvg.noise.timesteps import uniform_rows
+from lvg.sampling.scheduler_loop import (
+    Denoise,
+    Generators,
+    SamplingState,
+    SchedulerSampler,
+    StepCallback,
+    checked_stop,
+)
 
 ESTIMATES = ("euler", "x0")
 TOLERANCE = 1e-6  # schedule times within this of a threshold count as inside (float32 sigmas)
@@ -172,18 +180,16 @@ class TRFlowSampler(SchedulerSampler):
         scheduler = state.scheduler
         timesteps, sigmas = scheduler.timesteps, scheduler.sigmas.tolist()
         steps = len(timesteps)
-        stop = steps if stop is None else stop
-        require(state.step <= stop <= steps, f"stop must be in [{state.step}, {steps}], got {stop}")
+        stop = checked_stop(state, stop)
         weights = trflow_weights(sigmas, self.t_low, self.t_high)
         needed = max(weights) + 1  # no term after the last kept step: its model calls are skipped
         span = sigmas[0] - sigmas[-1]  # S, the sum of all dt_i
         scale = float(scheduler.config.num_train_timesteps)
-        batch, frames = state.x.shape[0], state.x.shape[2]
         x, x0, total, kept_weight = state.x, state.x0, state.total, state.kept_weight
         estimates = list(state.estimates)
         for i in range(state.step, min(stop, needed)):
             t, dt = sigmas[i], sigmas[i] - sigmas[i + 1]
-            t_rows = torch.full((batch, frames), float(timesteps[i]) / scale, device=x.device)
+            t_rows = uniform_rows(float(timesteps[i]) / scale, x.shape[0], x.shape[2], x.device)
             v = denoise(x, t_rows)
             x0 = x - t * v
             e = state.noise - span * v if self.estimate == "euler" else x0
