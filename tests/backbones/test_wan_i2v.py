@@ -229,6 +229,22 @@ def test_chunkwise_finetunes_wan_i2v_with_its_own_conditioning(wan, monkeypatch)
     assert losses[-1] < 0.9 * losses[0], losses
 
 
+def tiny_generate_args(config: Path, checkpoint: Path, tmp_path: Path, out: Path) -> list[str]:
+    """`lvg generate` with `config` on a tiny I2V checkpoint: 2 clips of FRAMES at HEIGHT x WIDTH, 2 steps, a guide."""
+    guide = tmp_path / "guide.png"
+    guide_image(3)[0].save(guide)
+    return [
+        "generate", "--config", str(config),
+        "--model.init_args.backbone.init_args.path", str(checkpoint),
+        "--model.init_args.backbone.init_args.dtype", "float32",
+        "--model.init_args.frames_per_clip", str(FRAMES),
+        "--model.init_args.height", str(HEIGHT), "--model.init_args.width", str(WIDTH),
+        "--model.init_args.sampler.init_args.num_steps", "2",
+        "--num_clips", "2", "--prompt", "a cat", "--guide", str(guide), "--output", str(out),
+        "--trainer.accelerator", "cpu", "--progress", "false",
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
 def test_wan_i2v_generate_configs_build_and_run(config, tiny_dir, tmp_path, monkeypatch):
     from lvg.cli import run_cli
@@ -246,19 +262,8 @@ def test_wan_i2v_generate_configs_build_and_run(config, tiny_dir, tmp_path, monk
         assert search["scorer"]["init_args"]["path"] == "openai/clip-vit-large-patch14"
 
     monkeypatch.setattr(sys, "argv", ["lvg"])  # LightningCLI warns when pytest's own arguments are there too
-    guide = tmp_path / "guide.png"
-    guide_image(3)[0].save(guide)
     out = tmp_path / "x.mp4"
-    cli_args = [
-        "generate", "--config", str(config),
-        "--model.init_args.backbone.init_args.path", str(tiny_dir),
-        "--model.init_args.backbone.init_args.dtype", "float32",
-        "--model.init_args.frames_per_clip", str(FRAMES),
-        "--model.init_args.height", str(HEIGHT), "--model.init_args.width", str(WIDTH),
-        "--model.init_args.sampler.init_args.num_steps", "2",
-        "--num_clips", "2", "--prompt", "a cat", "--guide", str(guide), "--output", str(out),
-        "--trainer.accelerator", "cpu", "--progress", "false",
-    ]  # fmt: skip
+    cli_args = tiny_generate_args(config, tiny_dir, tmp_path, out)
     if "kstep" in config.name:
         cli_args += [
             "--model.init_args.noise_init.init_args.k", "1",
@@ -305,16 +310,5 @@ def test_wan_i2v_finetune_config_trains_exports_and_generates(tiny_dir, tmp_path
     assert all(torch.equal(v, trained[k]) for k, v in loaded.transformer.state_dict().items())
 
     out = tmp_path / "x.mp4"
-    guide = tmp_path / "guide.png"
-    guide_image(3)[0].save(guide)
-    run_cli([
-        "generate", "--config", str(REPO / "configs" / "wan" / "generate_chunkwise_naive.yaml"),
-        "--model.init_args.backbone.init_args.path", str(export),
-        "--model.init_args.backbone.init_args.dtype", "float32",
-        "--model.init_args.frames_per_clip", str(FRAMES),
-        "--model.init_args.height", str(HEIGHT), "--model.init_args.width", str(WIDTH),
-        "--model.init_args.sampler.init_args.num_steps", "2",
-        "--num_clips", "2", "--prompt", "a cat", "--guide", str(guide), "--output", str(out),
-        "--trainer.accelerator", "cpu", "--progress", "false",
-    ])  # fmt: skip
+    run_cli(tiny_generate_args(REPO / "configs" / "wan" / "generate_chunkwise_naive.yaml", export, tmp_path, out))
     assert json.loads(out.with_suffix(".json").read_text())["frames"] == 1 + 2 * (FRAMES - 1)
