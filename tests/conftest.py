@@ -52,3 +52,14 @@ def tiny_wan_dir(tmp_path_factory) -> Path:
     from helpers.tiny_wan import save_tiny_wan
 
     return save_tiny_wan(tmp_path_factory.mktemp("tiny_wan"))
+
+
+@pytest.fixture()
+def video_folder(tmp_path) -> Path:
+    """Two 12-frame mp4 files (40x56) with a captions.csv index, for the video-folder data module."""
+    from helpers.videos import write_video
+
+    for name in ("a", "b"):
+        write_video(tmp_path / f"{name}.mp4", num_frames=12)
+    (tmp_path / "captions.csv").write_text("path,caption\na.mp4,a grey ramp\nb.mp4,another grey ramp\n")
+    return tmp_path

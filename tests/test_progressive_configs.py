@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from helpers.videos import write_video
 from tests_paths import REPO
 
 from lvg.cli import main, run_cli
@@ -104,14 +103,6 @@ def test_bad_progressive_settings_are_one_line_and_exit_2(case, tiny_toy_dir, tm
 
 
 # --- Wan2.1: the configs build and run on a tiny random Wan (VAE 4x in time, 8x in space) ------------------------
-@pytest.fixture()
-def video_folder(tmp_path):
-    for name in ("a", "b"):
-        write_video(tmp_path / f"{name}.mp4", num_frames=12)
-    (tmp_path / "captions.csv").write_text("path,caption\na.mp4,a grey ramp\nb.mp4,another grey ramp\n")
-    return tmp_path
-
-
 # tiny settings per method: chunks of 1 latent frame, a front chunk + 2 stages (3 latents = 9 frames)
 STEPS = ["--model.init_args.sampler.init_args.num_steps", "2"]
 TINY_WAN = {

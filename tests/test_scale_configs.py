@@ -4,7 +4,6 @@ run: one line, exit 2 (lvg.scale)."""
 import pytest
 import torch
 import yaml
-from helpers.videos import write_video
 from jsonargparse import ArgumentParser
 from lightning.pytorch.strategies import DDPStrategy, Strategy
 from tests_paths import REPO
@@ -15,14 +14,6 @@ from lvg.scale import check_strategy, strategy_name
 
 SCALE = REPO / "configs" / "scale"
 WAN_CONFIGS = [REPO / "configs" / "wan" / "extension.yaml", REPO / "configs" / "wan" / "extension_14b.yaml"]
-
-
-@pytest.fixture()
-def video_folder(tmp_path):
-    for name in ("a", "b"):
-        write_video(tmp_path / f"{name}.mp4", num_frames=12)
-    (tmp_path / "captions.csv").write_text("path,caption\na.mp4,a grey ramp\nb.mp4,another grey ramp\n")
-    return tmp_path
 
 
 def tiny_wan_fit(config, overlay, tiny_wan_dir, root, *extra):

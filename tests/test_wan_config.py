@@ -2,20 +2,11 @@
 
 import pytest
 import torch
-from helpers.videos import write_video
 from tests_paths import REPO
 
 from lvg.cli import main, run_cli
 
 WAN_CONFIG = REPO / "configs" / "wan" / "extension.yaml"
-
-
-@pytest.fixture()
-def video_folder(tmp_path):
-    for name in ("a", "b"):
-        write_video(tmp_path / f"{name}.mp4", num_frames=12)
-    (tmp_path / "captions.csv").write_text("path,caption\na.mp4,a grey ramp\nb.mp4,another grey ramp\n")
-    return tmp_path
 
 
 def wan_args(tiny_wan_dir, root, frames="5"):

@@ -278,19 +278,13 @@ def test_wan_i2v_generate_configs_build_and_run(config, tiny_dir, tmp_path, monk
     assert all(("search" in c) == ("kstep" in config.name) for c in sidecar["clips"])
 
 
-def test_wan_i2v_finetune_config_trains_exports_and_generates(tiny_dir, tmp_path, monkeypatch):
+def test_wan_i2v_finetune_config_trains_exports_and_generates(tiny_dir, video_folder, tmp_path, monkeypatch):
     """configs/wan/chunkwise_i2v.yaml: `lvg fit` on a folder of mp4 files, the exported backbone reloads as WanI2V and
     generates a chunk-wise video with the generate config."""
-    from helpers.videos import write_video
-
     from lvg.cli import run_cli
 
     monkeypatch.setattr(sys, "argv", ["lvg"])
-    data = tmp_path / "videos"
-    data.mkdir()
-    for name in ("a", "b"):
-        write_video(data / f"{name}.mp4", num_frames=12)
-    (data / "captions.csv").write_text("path,caption\na.mp4,a grey ramp\nb.mp4,another grey ramp\n")
+    data = video_folder
     export = tmp_path / "run" / "backbone"
     fit = run_cli([
         "fit", "--config", str(REPO / "configs" / "wan" / "chunkwise_i2v.yaml"),
