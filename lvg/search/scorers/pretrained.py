@@ -3,29 +3,11 @@ CLIP image embeddings (the paper's choice, §3.5) and DINO CLS features (as VBen
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 
-from lvg.errors import LvgError
+from lvg.metrics.encoders import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, load_pretrained
 from lvg.search.scorers.base import EmbeddingScorer
-
-CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-def _load(loader, path: str, what: str):
-    looks_local = path.startswith((".", "/", "~")) or Path(path).exists()
-    if looks_local and not Path(path).expanduser().exists():
-        raise LvgError(f"{what} weights {path!r} not found: give an existing folder or a hub id")
-    try:
-        return loader.from_pretrained(str(Path(path).expanduser()) if looks_local else path)
-    except (OSError, ValueError) as e:
-        raise LvgError(
-            f"{what} weights {path!r} could not be loaded ({type(e).__name__}): give a folder saved with "
-            "save_pretrained or a hub id available offline"
-        ) from e
 
 
 def _processor_stats(path: str, mean, std, size: int) -> tuple[tuple, tuple, int]:
@@ -69,7 +51,7 @@ class CLIPScorer(_PretrainedScorer):
     def __init__(self, path: str, batch_size: int = 64) -> None:
         from transformers import CLIPVisionModelWithProjection
 
-        model = _load(CLIPVisionModelWithProjection, path, "CLIP scorer")
+        model = load_pretrained(CLIPVisionModelWithProjection, path, "CLIP scorer")
         super().__init__(model, path, CLIP_MEAN, CLIP_STD, model.config.image_size, batch_size)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
@@ -83,7 +65,7 @@ class DINOScorer(_PretrainedScorer):
     def __init__(self, path: str, batch_size: int = 64) -> None:
         from transformers import AutoModel
 
-        model = _load(AutoModel, path, "DINO scorer")
+        model = load_pretrained(AutoModel, path, "DINO scorer")
         super().__init__(
             model, path, IMAGENET_MEAN, IMAGENET_STD, getattr(model.config, "image_size", 224), batch_size
         )
