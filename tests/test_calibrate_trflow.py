@@ -3,12 +3,12 @@
 import json
 
 import pytest
+from helpers.cli import run_lvg
 from tests_paths import REPO
 
 from lvg import LongVideoModule
 from lvg.backbones import Toy
 from lvg.calibrate_trflow import calibrate_trflow, calibration_starts, intervals_af
-from lvg.cli import main
 from lvg.errors import LvgError
 from lvg.methods import Extension
 from lvg.sampling import TRFlowSampler
@@ -69,16 +69,6 @@ def test_bad_calibration_input_is_refused(module, kwargs, match):
         calibrate_trflow(module, **kwargs)
 
 
-def run_main(args, capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 def tiny_args(tiny_toy_dir, *extra):
     return [
         "--config", CONFIG, "--model.init_args.backbone.init_args.path", tiny_toy_dir,
@@ -89,7 +79,7 @@ def tiny_args(tiny_toy_dir, *extra):
 def test_cli_writes_the_searched_curve(tiny_toy_dir, tmp_path, capsys):
     out = tmp_path / "curve.json"
     args = ["calibrate-trflow", *tiny_args(tiny_toy_dir, "--seeds", "1", "--t_lows", "[0.2, 0.4]", "--output", out)]
-    code, stdout, err = run_main(args, capsys)
+    code, stdout, err = run_lvg(args, capsys)
     assert code == 0, err
     result = json.loads(out.read_text())
     assert result["t_low"] in (0.2, 0.4) and len(result["curve"]) == 2
@@ -98,7 +88,7 @@ def test_cli_writes_the_searched_curve(tiny_toy_dir, tmp_path, capsys):
 
 def test_cli_generates_with_trflow(tiny_toy_dir, tmp_path, capsys):
     out = tmp_path / "v.mp4"
-    code, _, err = run_main(["generate", *tiny_args(tiny_toy_dir, "--num_clips", "1", "--output", out)], capsys)
+    code, _, err = run_lvg(["generate", *tiny_args(tiny_toy_dir, "--num_clips", "1", "--output", out)], capsys)
     assert code == 0, err
     assert json.loads(out.with_suffix(".json").read_text())["config"]["model"]["init_args"]["sampler"]["init_args"][
         "t_low"
@@ -116,7 +106,7 @@ def test_cli_generates_with_trflow(tiny_toy_dir, tmp_path, capsys):
 def test_cli_bad_interval_is_one_line_exit_2(tiny_toy_dir, tmp_path, capsys, extra):
     out = tmp_path / "v.mp4"
     args = ["generate", *tiny_args(tiny_toy_dir, "--num_clips", "1", "--output", out, *extra)]
-    code, _, err = run_main(args, capsys)
+    code, _, err = run_lvg(args, capsys)
     assert code == 2
     assert err.startswith("lvg: error: T-RFlow") and err.count("\n") == 1
     assert not out.exists()

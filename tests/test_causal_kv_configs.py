@@ -5,8 +5,8 @@ import json
 
 import pytest
 import torch
+from helpers.cli import run_main
 from helpers.videos import write_video
-from test_cli import run_main
 from tests_paths import REPO
 
 from lvg.cli import run_cli

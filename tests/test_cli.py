@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers.cli import run_main
 from tests_paths import REPO, TINY_CONFIG
 
 from lvg.cli import main
@@ -15,16 +16,6 @@ from lvg.video import read_video
 
 TOY_FIT_CONFIGS = sorted(p for p in (REPO / "configs" / "toy").glob("*.yaml") if not p.name.startswith("generate"))
 GENERATE_CONFIG = REPO / "configs" / "toy" / "generate.yaml"
-
-
-def run_main(args, capsys) -> tuple[int, str]:
-    """Run `lvg ARGS` in-process; return (exit code, stderr)."""
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code or 0
-    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("config", TOY_FIT_CONFIGS, ids=lambda p: p.name)

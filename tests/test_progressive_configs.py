@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers.cli import run_main
 from tests_paths import REPO
 
 from lvg.cli import main, run_cli
@@ -17,15 +18,6 @@ from lvg.video import read_video
 TOY = REPO / "configs" / "toy"
 WAN = REPO / "configs" / "wan"
 METHODS = ("progressive", "replacement_noise", "replacement_clean")
-
-
-def run_main(args, capsys) -> tuple[int, str]:
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code or 0
-    return code, capsys.readouterr().err
 
 
 def toy_generate_args(name, tiny_toy_dir, out, steps, *extra):

@@ -7,21 +7,12 @@ import shutil
 
 import pytest
 from helpers.chromium import CHROMIUM, Chromium
+from helpers.cli import run_lvg
 from tests_paths import REPO
 
 from lvg.cli import main
 
 CONFIGS = {"extension": "generate.yaml", "chunkwise": "generate_chunkwise_naive.yaml"}
-
-
-def run_main(args, capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main([str(a) for a in args])
-    except SystemExit as e:
-        code = e.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +33,7 @@ def videos(tiny_toy_dir, tmp_path_factory):
 
 def test_evaluate_writes_json_csv_plots_and_html(videos, tmp_path, capsys):
     out = tmp_path / "eval"
-    code, stdout, err = run_main(["evaluate", videos, "--output", out, "--progress", "false"], capsys)
+    code, stdout, err = run_lvg(["evaluate", videos, "--output", out, "--progress", "false"], capsys)
     assert code == 0, err
     report = json.loads((out / "report.json").read_text())
     assert set(report["per_method"]) == {"Extension", "ChunkwiseI2V"}
@@ -70,7 +61,7 @@ def test_per_clip_scores_are_the_metric_on_each_clips_frames(videos, tmp_path, c
     from lvg.video import read_video
 
     out = tmp_path / "eval"
-    assert run_main(["evaluate", videos / "chunkwise_s1.mp4", "--output", out, "--html", "false",
+    assert run_lvg(["evaluate", videos / "chunkwise_s1.mp4", "--output", out, "--html", "false",
                      "--metrics", "[temporal_flickering]", "--progress", "false"], capsys)[0] == 0  # fmt: skip
     report = json.loads((out / "report.json").read_text())
     sidecar = json.loads((videos / "chunkwise_s1.json").read_text())
@@ -86,7 +77,7 @@ def test_bad_inputs_are_named_in_the_report(videos, tmp_path, capsys):
     shutil.copytree(videos, folder)
     (folder / "broken.mp4").write_bytes(b"not a video")
     (folder / "extension_s2.json").unlink()
-    code, stdout, err = run_main(
+    code, stdout, err = run_lvg(
         ["evaluate", folder, "--output", tmp_path / "eval", "--models.dino", tmp_path / "no_dino", "--html", "false",
          "--progress", "false"], capsys)  # fmt: skip
     assert code == 0, err
@@ -107,7 +98,7 @@ def test_nothing_to_evaluate_is_one_line_and_exit_2(what, tmp_path, capsys):
     folder.mkdir()
     if what == "only broken":
         (folder / "broken.mp4").write_bytes(b"not a video")
-    code, _, err = run_main(["evaluate", folder, "--output", tmp_path / "eval", "--progress", "false"], capsys)
+    code, _, err = run_lvg(["evaluate", folder, "--output", tmp_path / "eval", "--progress", "false"], capsys)
     assert code == 2
     assert err.startswith("lvg: error: nothing could be evaluated") and err.count("\n") == 1
     assert ("no videos" if what == "empty folder" else "cannot read video") in err
@@ -117,7 +108,7 @@ def test_wandb_gets_tables_and_plots_offline(videos, tmp_path, capsys, monkeypat
     monkeypatch.setenv("WANDB_MODE", "offline")
     out = tmp_path / "eval"
     args = ["evaluate", videos / "extension_s1.mp4", "--output", out, "--metrics", "[temporal_flickering]"]
-    code, _, err = run_main([*args, "--wandb", "true", "--html", "false", "--progress", "false"], capsys)
+    code, _, err = run_lvg([*args, "--wandb", "true", "--html", "false", "--progress", "false"], capsys)
     assert code == 0, err
     assert len(list((out / "wandb").glob("offline-run-*"))) == 1
     (table,) = out.rglob("media/table/evaluate/videos_*.table.json")
@@ -129,7 +120,7 @@ def test_wandb_gets_tables_and_plots_offline(videos, tmp_path, capsys, monkeypat
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
 def test_html_report_videos_load_and_play_in_step_in_chromium(videos, tmp_path, capsys):
     out = tmp_path / "eval"
-    code, _, err = run_main(["evaluate", videos, "--output", out, "--metrics", "[temporal_flickering]",
+    code, _, err = run_lvg(["evaluate", videos, "--output", out, "--metrics", "[temporal_flickering]",
                              "--progress", "false"], capsys)  # fmt: skip
     assert code == 0, err
     with Chromium("--autoplay-policy=no-user-gesture-required", "--mute-audio") as browser:

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from test_cli import run_main
+from helpers.cli import run_main
 from tests_paths import REPO
 
 from lvg.sampling import SchedulerSampler, TRFlowSampler

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from test_cli import run_main
+from helpers.cli import run_main
 from tests_paths import REPO
 
 from lvg.video import read_video
