@@ -194,7 +194,7 @@ class LvgCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         """A distributed strategy this machine cannot run fails here with one line (lvg.scale)."""
         cfg = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
-        check_strategy(cfg.get("trainer") or {})
+        check_strategy(cfg.get("trainer") or {}, cfg.get("model"))
 
     def before_generate(self) -> None:
         cfg = self.config.get(self.subcommand)

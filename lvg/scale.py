@@ -48,9 +48,29 @@ def uses_cuda(accelerator) -> bool:
     return torch.cuda.is_available() and str(accelerator or "auto").lower() in ("auto", "gpu", "cuda")
 
 
-def check_strategy(trainer: dict) -> None:
-    """One clear error for a strategy (or accelerator) this machine cannot run (trainer: the config's `trainer`)."""
+def _init_args(block) -> dict:
+    args = block.get("init_args") if hasattr(block, "get") else None
+    return args if hasattr(args, "get") else {}
+
+
+def lora_over_low_precision(model) -> bool:
+    """Whether the config's `model` block (a LongVideoModule's) asks for LoRA over a backbone loaded in a dtype other
+    than float32 (lvg's adapters are float32 whatever the base's dtype)."""
+    args = _init_args(model)
+    dtype = _init_args(args.get("backbone")).get("dtype")
+    return bool(args.get("lora")) and dtype not in (None, "float32", "fp32")
+
+
+def check_strategy(trainer: dict, model=None) -> None:
+    """One clear error for a strategy (or accelerator) this machine cannot run (trainer: the config's `trainer`), or
+    one that cannot run the model (`model`: the config's `model` block): LoRA over bf16 weights under FSDP1, whose flat
+    parameters need one dtype while lvg trains float32 adapters (lvg.backbones.lora)."""
     name = strategy_name(trainer.get("strategy"))
+    require(
+        not (name.startswith("fsdp") and lora_over_low_precision(model)),
+        f"strategy {name!r} (FSDP1) cannot shard LoRA over low-precision weights: it flattens the float32 adapters "
+        "and a block's base weights into one tensor of one dtype; use configs/scale/fsdp2.yaml (FSDP2) or ddp.yaml",
+    )
     accelerator = str(trainer.get("accelerator") or "auto").lower()
     if "deepspeed" in name:
         require(
