@@ -90,3 +90,14 @@ def test_fsdp_sharded_checkpoint_resumes(tmp_path):
     assert first_epoch.is_dir()  # sharded: a folder with one file per rank
     resumed = fit_ddp(config, tmp_path / "resumed", *overlay, *gpus, "--ckpt_path", str(first_epoch))
     assert_same(resumed[0]["state"], full[0]["state"], rtol=1e-4, atol=1e-5)
+
+
+def test_a_lora_run_under_ddp_trains_only_the_adapter_on_both_ranks(tmp_path):
+    config = ddp_config(tmp_path)
+    lora = ["--model.init_args.lora", "lvg.backbones.Lora", "--model.init_args.lora.init_args.rank", "4",
+            "--model.init_args.lora.init_args.blocks", "all"]  # fmt: skip
+    ranks = fit_ddp(config, tmp_path / "lora", *lora)
+    assert_same(ranks[0]["state"], ranks[1]["state"], rtol=0, atol=0)  # the adapter's gradients were all-reduced
+    first_epoch = torch.load(next((tmp_path / "lora").rglob("epoch=0.ckpt")), weights_only=False)["state_dict"]
+    moved = {k for k in first_epoch if not torch.equal(first_epoch[k], ranks[0]["state"][k])}
+    assert moved and all(".lora_" in k for k in moved)  # the second epoch moved the adapter and nothing else
