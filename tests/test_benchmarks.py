@@ -83,3 +83,18 @@ def test_the_gpu_profile_code_runs_on_tiny_configs_of_the_same_models():
         assert figures["step_s"] > 0 and figures["lora_step_s"] > 0 and figures["step_gib"] is None
     net = gp.cast(tiny_profiles(gp)[0].build(), torch.bfloat16)
     assert net.blocks[0].attn1.to_q.weight.dtype == torch.bfloat16 and net.scale_shift_table.dtype == torch.float32
+
+
+def test_the_memory_benchmark_code_runs_on_a_tiny_wan(monkeypatch):
+    """Its figures need a GPU; the full, LoRA (lvg's add_lora) and inference steps are run here on CPU."""
+    mem = harness.load(REPO / "benchmarks" / "memory.py")
+    monkeypatch.setattr(mem, "LATENT", (4, 2, 4, 4))
+    wan = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=4, out_channels=4,
+               text_dim=16, freq_dim=32, ffn_dim=24, num_layers=1)  # fmt: skip
+    figures = mem.model_figures(wan, torch.device("cpu"), full=True)
+    assert set(figures) == set(mem.FIGURES) and all(v is None for v in figures.values())  # no CUDA peak on CPU
+    if not torch.cuda.is_available():
+        records = mem.records(quick=True)
+        names = {r["name"] for r in records}
+        assert {"memory/wan_t2v_1_3b/train_lora_peak_gib", "memory/wan_vae/decode_tiled_peak_gib"} <= names
+        assert all(r["value"] is None and "no CUDA" in r["notes"] for r in records)
