@@ -11,6 +11,7 @@ frames-first layout [B, F, C, h, w] stays inside this file.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,17 @@ LAYOUT = Layout(
 )
 PREDICTION_TYPES = {"v_prediction": "v", "epsilon": "epsilon", "sample": "sample"}
 OFS = 2.0  # the pipeline's fixed `ofs` value for CogVideoX 1.5 I2V
+
+
+def dynamic_guidance_scale(guidance_scale: float, timestep: int, num_steps: int) -> float:
+    """CogVideoX's dynamic CFG exactly as `CogVideoXImageToVideoPipeline(use_dynamic_cfg=True)` computes it:
+    1 + w (1 - cos(pi ((N - t) / N)^5)) / 2, with t the integer timestep (0..999) and N the run's step count.
+
+    With t a timestep rather than a step index the scale is not the smooth cosine ramp the formula suggests but
+    oscillates in [1, 1 + w] from step to step (diffusers issue #9641); CogVideoX's authors kept it (the original SAT
+    sampler does the same: "the wave-like cfg schedule can have the advantages of high cfg while avoiding
+    overexposure", THUDM/CogVideo#267), so lvg follows the pipeline."""
+    return 1 + guidance_scale * (1 - math.cos(math.pi * ((num_steps - timestep) / num_steps) ** 5.0)) / 2
 
 
 def frames_first(x: torch.Tensor) -> torch.Tensor:
@@ -138,6 +150,10 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         path: diffusers-layout folder or hub id (THUDM/CogVideoX-5b-I2V).
         dtype: weights of transformer, VAE and T5 (`bfloat16` as the model card runs it; `float32` for tests).
         guidance_scale: classifier-free guidance weight (the pipeline's default 6); <= 1 switches it off.
+        use_dynamic_cfg: the pipeline's `use_dynamic_cfg` (CogVideo's own demo turns it on; the pipeline's default and
+            the chunk-wise paper's settings leave it off): the weight follows `dynamic_guidance_scale` over the steps.
+            Needs a sampler that tells the denoiser its step count (`lvg.sampling.SchedulerSampler`); a k-step search
+            preview of k steps uses its own k, as the pipeline run with k steps would.
         max_sequence_length: T5 tokens per prompt; must be the transformer's `max_text_seq_length` (226).
         negative_prompt: the unconditional prompt of guidance (the pipeline's default "").
         image_latent_seed: None takes the VAE posterior's mode for the guide latent (deterministic); a seed samples
@@ -154,6 +170,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         path: str,
         dtype: str = "float32",
         guidance_scale: float = 6.0,
+        use_dynamic_cfg: bool = False,
         max_sequence_length: int = 226,
         negative_prompt: str = "",
         image_latent_seed: int | None = None,
@@ -189,6 +206,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         )
         require_diffusers_scheduler(self.scheduler_config, path)
         self.guidance_scale = guidance_scale
+        self.use_dynamic_cfg = use_dynamic_cfg
         self.negative_prompt = negative_prompt
         self.image_latent_seed = image_latent_seed
         self._negative: torch.Tensor | None = None
@@ -367,12 +385,13 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
 
     def denoiser(self, cond: CogVideoXCondition):
         """`denoise(x, t)` for a sampler, bound to one clip's condition: classifier-free guidance as the pipeline
-        (one batch [negative; positive], uncond + scale * (cond - uncond)) when guidance_scale > 1."""
+        (one batch [negative; positive], uncond + scale * (cond - uncond)) when guidance_scale > 1; with
+        `use_dynamic_cfg` the scale at each step is `dynamic_guidance_scale` of the step's timestep and `num_steps`."""
         if not self.guided:
             return lambda x, t: self.predict(x, t, cond)
         require(cond.negative is not None, "this condition has no negative prompt embeddings for guidance")
 
-        def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        def denoise(x: torch.Tensor, t: torch.Tensor, step: int | None = None, num_steps: int | None = None):
             x_ff = frames_first(x)
             timestep = self._timestep(t)
             out = self._forward(
@@ -382,9 +401,20 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
                 torch.cat([cond.image_latents, cond.image_latents]),
             )
             uncond, text = out.chunk(2)
-            return frames_first(uncond + self.guidance_scale * (text - uncond))
+            return frames_first(uncond + self._guidance_at(timestep, num_steps) * (text - uncond))
 
         return denoise
+
+    def _guidance_at(self, timestep: torch.Tensor, num_steps: int | None) -> float:
+        """The guidance weight at one step: fixed, or the dynamic one of the step's timestep and the run's length."""
+        if not self.use_dynamic_cfg:
+            return self.guidance_scale
+        require(
+            num_steps is not None,
+            "use_dynamic_cfg needs the sampler's step count: sample with lvg.sampling.SchedulerSampler, or set "
+            "use_dynamic_cfg: false",
+        )
+        return dynamic_guidance_scale(self.guidance_scale, int(timestep[0]), num_steps)
 
     # --- scheduler ------------------------------------------------------------------------------------------
     def _diffusers_scheduler(self, shift: float | None = None):
