@@ -5,7 +5,9 @@ Loaded with `from_pretrained(path_or_id)` from a diffusers-layout folder (`trans
 `CogVideoXImageToVideoPipeline`: T5 prompt embeddings, the guide image's VAE latents concatenated on channels, rotary
 embeddings, `ofs` (CogVideoX 1.5), classifier-free guidance, and the checkpoint's own scheduler (the DPM one behind a
 standard `step`, see `DPMStepAdapter`). Latents are [B, C, F, h, w] as everywhere in lvg; the transformer's
-frames-first layout [B, F, C, h, w] stays inside this file.
+frames-first layout [B, F, C, h, w] stays inside this file. CogVideoX 1.5 (THUDM/CogVideoX1.5-5B-I2V: temporal patch
+2, `ofs`, "slice" rotary grid, `invert_scale_latents`) samples its clips with the pipeline's padding frame in front,
+which `decode` drops (see `padding_frames`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from torch import nn
 from lvg.backbones.base import DiffusersBackbone, GuidedPrompts, TensorFields
 from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
 from lvg.backbones.memory import set_vae_memory
-from lvg.errors import LvgError, require
+from lvg.errors import require
 
 LAYOUT = Layout(
     "CogVideoX", ("transformer", "vae", "text_encoder", "tokenizer", "scheduler"), "THUDM/CogVideoX-5b-I2V"
@@ -231,9 +233,23 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
     def spatial_compression(self) -> int:
         return 2 ** (len(self.vae.config.block_out_channels) - 1)  # as the pipeline's vae_scale_factor_spatial
 
+    @property
+    def temporal_patch(self) -> int:
+        """The transformer's temporal patch size (CogVideoX 1.5: 2; 1.0 patches frames one by one: 1)."""
+        return self.transformer.config.patch_size_t or 1
+
+    @property
+    def padding_frames(self) -> int:
+        """Latent frames CogVideoX 1.5's pipeline puts in front of a clip so its latent count is a multiple of the
+        temporal patch (`additional_frames`: p_t - 1 for the clips lvg takes, see `check_clip`; 0 for 1.0). They are
+        denoised with the clip and dropped before decoding, as the pipeline does (`latents[:, additional_frames:]`)."""
+        return self.temporal_patch - 1
+
     def latent_frames(self, frames: int) -> int:
-        """Latent frames of a clip of `frames` pixel frames (causal VAE: 1 + (F - 1) / 4)."""
-        return (frames - 1) // self.temporal_compression + 1
+        """Latent frames sampled for a clip of `frames` pixel frames: the causal VAE's 1 + (F - 1) / 4, plus the
+        pipeline's padding frames (CogVideoX 1.5)."""
+        n = (frames - 1) // self.temporal_compression + 1
+        return n + (-n) % self.temporal_patch
 
     def check_clip(self, frames: int, height: int, width: int) -> None:
         """One clear error for a clip shape the VAE, the patch size or the positional embeddings cannot take."""
@@ -257,12 +273,20 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
                 f"this CogVideoX has learned positional embeddings for {h}x{w} only, not {height}x{width}: "
                 f"set height: {h} and width: {w}",
             )
-        p_t, n = cfg.patch_size_t, self.latent_frames(frames)
-        if p_t is not None and n % p_t:  # CogVideoX 1.5
-            fits = r * (p_t * (n // p_t + 1) - 1) + 1
-            raise LvgError(
-                f"frames_per_clip={frames} gives {n} latent frames, not a multiple of the temporal patch size {p_t} "
-                f"(the pipeline's padding frame is not supported): use e.g. {fits} frames"
+        p_t, n = self.temporal_patch, (frames - 1) // r + 1
+        if p_t > 1:  # CogVideoX 1.5
+            below = n - (n - 1) % p_t
+            require(
+                n % p_t == 1,
+                f"frames_per_clip={frames} gives {n} latent frames: CogVideoX 1.5 clips in lvg have 1 + a multiple of "
+                f"the temporal patch size {p_t} latent frames (the pipeline pads {p_t - 1} in front, as for the model "
+                f"card's 81 frames): use {r * (below - 1) + 1} or {r * (below + p_t - 1) + 1} frames",
+            )
+            base_h, base_w = cfg.sample_height * s, cfg.sample_width * s
+            require(
+                height <= base_h and width <= base_w,
+                f"{height}x{width} is larger than this CogVideoX 1.5's rotary grid ({base_h}x{base_w}, its "
+                "sample_height/width): use a smaller height/width",
             )
 
     # --- VAE ------------------------------------------------------------------------------------------------
@@ -277,7 +301,11 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         return (dist.mode() * self.scaling_factor).float()
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Latents -> video [B, 3, F, H, W] in [-1, 1] (the pipeline's `decode_latents`, clamped)."""
+        """Latents -> video [B, 3, F, H, W] in [-1, 1] (the pipeline's `decode_latents`, clamped). Sampled CogVideoX
+        1.5 latents (a multiple of the temporal patch) lose their leading padding frames first, as in the pipeline;
+        VAE latents of a clip lvg takes (1 + a multiple of it) are decoded whole."""
+        if self.temporal_patch > 1 and latents.shape[2] % self.temporal_patch == 0:
+            latents = latents[:, :, self.padding_frames :]
         video = self.vae.decode((latents / self.scaling_factor).to(self.vae.dtype)).sample
         return video.float().clamp(-1, 1)
 
@@ -335,6 +363,11 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         """The transformer on frames-first x [B, f, C, h, w], as the pipeline's denoising loop calls it."""
         tr = self.transformer
         cfg = tr.config
+        require(
+            x.shape[1] % self.temporal_patch == 0,
+            f"this CogVideoX 1.5 takes a multiple of {self.temporal_patch} latent frames (its temporal patch), got "
+            f"{x.shape[1]}: sample clips of latent_frames(frames) frames (the pipeline's padding included)",
+        )
         hidden = torch.cat([x, image_latents.to(x.dtype)], dim=2).to(tr.dtype)
         f, h, w = x.shape[1], x.shape[3], x.shape[4]
         rope = self._rotary(f, h, w, x.device) if cfg.use_rotary_positional_embeddings else None
