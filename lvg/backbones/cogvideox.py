@@ -1,4 +1,5 @@
-"""CogVideoX image-to-video through diffusers (the chunk-wise paper's CogVideoX-5B-I2V, §4.1), used training-free.
+"""CogVideoX image-to-video through diffusers (the chunk-wise paper's CogVideoX-5B-I2V, §4.1): training-free, or
+finetuned on its own v-prediction DDPM objective (`alphas_cumprod`; lvg.methods.objective).
 
 Loaded with `from_pretrained(path_or_id)` from a diffusers-layout folder (`transformer/`, `vae/`, `text_encoder/`,
 `tokenizer/`, `scheduler/`), e.g. THUDM/CogVideoX-5b-I2V. Everything a step needs mirrors diffusers'
@@ -146,7 +147,8 @@ class T5Prompts:
 
 
 class CogVideoX(GuidedPrompts, DiffusersBackbone):
-    """Backbone protocol over a CogVideoX image-to-video checkpoint (CogVideoX-5B-I2V or 1.5), generation only.
+    """Backbone protocol over a CogVideoX image-to-video checkpoint (CogVideoX-5B-I2V or 1.5): generation, and
+    finetuning of the transformer (CogVideoX 1.0; T5 and the VAE stay frozen) through `lvg.methods.ChunkwiseI2V`.
 
     Args:
         path: diffusers-layout folder or hub id (THUDM/CogVideoX-5b-I2V).
@@ -213,6 +215,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         self.image_latent_seed = image_latent_seed
         self._negative: torch.Tensor | None = None
         self._rope: dict = {}
+        self._alphas_cumprod: torch.Tensor | None = None
 
     # --- shapes ---------------------------------------------------------------------------------------------
     @property
@@ -220,6 +223,14 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         """What the model predicts, per the scheduler config ("v" for CogVideoX-5B-I2V's v_prediction)."""
         kind = self.scheduler_config.get("prediction_type", "epsilon")
         return PREDICTION_TYPES.get(kind, kind)
+
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        """The DDPM training schedule [num_train_timesteps] its timesteps index (the checkpoint's scheduler: scaled
+        linear betas rescaled to zero terminal SNR, then `snr_shift_scale`), as its finetuning adds noise."""
+        if self._alphas_cumprod is None:
+            self._alphas_cumprod = self._diffusers_scheduler().alphas_cumprod.float()
+        return self._alphas_cumprod
 
     @property
     def latent_channels(self) -> int:
@@ -366,7 +377,8 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         require(
             x.shape[1] % self.temporal_patch == 0,
             f"this CogVideoX 1.5 takes a multiple of {self.temporal_patch} latent frames (its temporal patch), got "
-            f"{x.shape[1]}: sample clips of latent_frames(frames) frames (the pipeline's padding included)",
+            f"{x.shape[1]}: sample clips of latent_frames(frames) frames (the pipeline's padding included); lvg does "
+            "not finetune CogVideoX 1.5 (use CogVideoX-5b-I2V)",
         )
         hidden = torch.cat([x, image_latents.to(x.dtype)], dim=2).to(tr.dtype)
         f, h, w = x.shape[1], x.shape[3], x.shape[4]

@@ -97,3 +97,12 @@ def test_15_clip_errors_are_one_line(cog):
     cond = cog.conditioning([PROMPT], guide=guide, latent_frames=3)
     with pytest.raises(LvgError, match="takes a multiple of 2 latent frames .* got 3"):
         cog.predict(torch.zeros(1, LATENT_CHANNELS, 3, H, W), torch.full((1, 3), 0.5), cond)
+
+
+def test_15_finetuning_is_refused_in_one_line(cog):
+    from lvg.methods import ChunkwiseI2V
+
+    video = torch.zeros(1, 3, FRAMES, HEIGHT, WIDTH)
+    with pytest.raises(LvgError, match="lvg does not finetune CogVideoX 1.5") as err:
+        ChunkwiseI2V().loss(cog, {"video": video, "prompt": ["a"]}, torch.Generator().manual_seed(0))
+    assert "\n" not in str(err.value)
