@@ -1,16 +1,20 @@
-"""CogVideoX image-to-video through diffusers (the chunk-wise paper's CogVideoX-5B-I2V, §4.1), used training-free.
+"""CogVideoX image-to-video through diffusers (the chunk-wise paper's CogVideoX-5B-I2V, §4.1): training-free, or
+finetuned on its own v-prediction DDPM objective (`alphas_cumprod`; lvg.methods.objective).
 
 Loaded with `from_pretrained(path_or_id)` from a diffusers-layout folder (`transformer/`, `vae/`, `text_encoder/`,
 `tokenizer/`, `scheduler/`), e.g. THUDM/CogVideoX-5b-I2V. Everything a step needs mirrors diffusers'
 `CogVideoXImageToVideoPipeline`: T5 prompt embeddings, the guide image's VAE latents concatenated on channels, rotary
 embeddings, `ofs` (CogVideoX 1.5), classifier-free guidance, and the checkpoint's own scheduler (the DPM one behind a
 standard `step`, see `DPMStepAdapter`). Latents are [B, C, F, h, w] as everywhere in lvg; the transformer's
-frames-first layout [B, F, C, h, w] stays inside this file.
+frames-first layout [B, F, C, h, w] stays inside this file. CogVideoX 1.5 (THUDM/CogVideoX1.5-5B-I2V: temporal patch
+2, `ofs`, "slice" rotary grid, `invert_scale_latents`) samples its clips with the pipeline's padding frame in front,
+which `decode` drops (see `padding_frames`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +29,24 @@ from torch import nn
 from lvg.backbones.base import DiffusersBackbone, GuidedPrompts, TensorFields
 from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
 from lvg.backbones.memory import set_vae_memory
-from lvg.errors import LvgError, require
+from lvg.errors import require
 
 LAYOUT = Layout(
     "CogVideoX", ("transformer", "vae", "text_encoder", "tokenizer", "scheduler"), "THUDM/CogVideoX-5b-I2V"
 )
 PREDICTION_TYPES = {"v_prediction": "v", "epsilon": "epsilon", "sample": "sample"}
 OFS = 2.0  # the pipeline's fixed `ofs` value for CogVideoX 1.5 I2V
+
+
+def dynamic_guidance_scale(guidance_scale: float, timestep: int, num_steps: int) -> float:
+    """CogVideoX's dynamic CFG exactly as `CogVideoXImageToVideoPipeline(use_dynamic_cfg=True)` computes it:
+    1 + w (1 - cos(pi ((N - t) / N)^5)) / 2, with t the integer timestep (0..999) and N the run's step count.
+
+    With t a timestep rather than a step index the scale is not the smooth cosine ramp the formula suggests but
+    oscillates in [1, 1 + w] from step to step (diffusers issue #9641); CogVideoX's authors kept it (the original SAT
+    sampler does the same: "the wave-like cfg schedule can have the advantages of high cfg while avoiding
+    overexposure", THUDM/CogVideo#267), so lvg follows the pipeline."""
+    return 1 + guidance_scale * (1 - math.cos(math.pi * ((num_steps - timestep) / num_steps) ** 5.0)) / 2
 
 
 def frames_first(x: torch.Tensor) -> torch.Tensor:
@@ -132,12 +147,17 @@ class T5Prompts:
 
 
 class CogVideoX(GuidedPrompts, DiffusersBackbone):
-    """Backbone protocol over a CogVideoX image-to-video checkpoint (CogVideoX-5B-I2V or 1.5), generation only.
+    """Backbone protocol over a CogVideoX image-to-video checkpoint (CogVideoX-5B-I2V or 1.5): generation, and
+    finetuning of the transformer (CogVideoX 1.0; T5 and the VAE stay frozen) through `lvg.methods.ChunkwiseI2V`.
 
     Args:
         path: diffusers-layout folder or hub id (THUDM/CogVideoX-5b-I2V).
         dtype: weights of transformer, VAE and T5 (`bfloat16` as the model card runs it; `float32` for tests).
         guidance_scale: classifier-free guidance weight (the pipeline's default 6); <= 1 switches it off.
+        use_dynamic_cfg: the pipeline's `use_dynamic_cfg` (CogVideo's own demo turns it on; the pipeline's default and
+            the chunk-wise paper's settings leave it off): the weight follows `dynamic_guidance_scale` over the steps.
+            Needs a sampler that tells the denoiser its step count (`lvg.sampling.SchedulerSampler`); a k-step search
+            preview of k steps uses its own k, as the pipeline run with k steps would.
         max_sequence_length: T5 tokens per prompt; must be the transformer's `max_text_seq_length` (226).
         negative_prompt: the unconditional prompt of guidance (the pipeline's default "").
         image_latent_seed: None takes the VAE posterior's mode for the guide latent (deterministic); a seed samples
@@ -154,6 +174,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         path: str,
         dtype: str = "float32",
         guidance_scale: float = 6.0,
+        use_dynamic_cfg: bool = False,
         max_sequence_length: int = 226,
         negative_prompt: str = "",
         image_latent_seed: int | None = None,
@@ -189,10 +210,12 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         )
         require_diffusers_scheduler(self.scheduler_config, path)
         self.guidance_scale = guidance_scale
+        self.use_dynamic_cfg = use_dynamic_cfg
         self.negative_prompt = negative_prompt
         self.image_latent_seed = image_latent_seed
         self._negative: torch.Tensor | None = None
         self._rope: dict = {}
+        self._alphas_cumprod: torch.Tensor | None = None
 
     # --- shapes ---------------------------------------------------------------------------------------------
     @property
@@ -200,6 +223,14 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         """What the model predicts, per the scheduler config ("v" for CogVideoX-5B-I2V's v_prediction)."""
         kind = self.scheduler_config.get("prediction_type", "epsilon")
         return PREDICTION_TYPES.get(kind, kind)
+
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        """The DDPM training schedule [num_train_timesteps] its timesteps index (the checkpoint's scheduler: scaled
+        linear betas rescaled to zero terminal SNR, then `snr_shift_scale`), as its finetuning adds noise."""
+        if self._alphas_cumprod is None:
+            self._alphas_cumprod = self._diffusers_scheduler().alphas_cumprod.float()
+        return self._alphas_cumprod
 
     @property
     def latent_channels(self) -> int:
@@ -213,9 +244,23 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
     def spatial_compression(self) -> int:
         return 2 ** (len(self.vae.config.block_out_channels) - 1)  # as the pipeline's vae_scale_factor_spatial
 
+    @property
+    def temporal_patch(self) -> int:
+        """The transformer's temporal patch size (CogVideoX 1.5: 2; 1.0 patches frames one by one: 1)."""
+        return self.transformer.config.patch_size_t or 1
+
+    @property
+    def padding_frames(self) -> int:
+        """Latent frames CogVideoX 1.5's pipeline puts in front of a clip so its latent count is a multiple of the
+        temporal patch (`additional_frames`: p_t - 1 for the clips lvg takes, see `check_clip`; 0 for 1.0). They are
+        denoised with the clip and dropped before decoding, as the pipeline does (`latents[:, additional_frames:]`)."""
+        return self.temporal_patch - 1
+
     def latent_frames(self, frames: int) -> int:
-        """Latent frames of a clip of `frames` pixel frames (causal VAE: 1 + (F - 1) / 4)."""
-        return (frames - 1) // self.temporal_compression + 1
+        """Latent frames sampled for a clip of `frames` pixel frames: the causal VAE's 1 + (F - 1) / 4, plus the
+        pipeline's padding frames (CogVideoX 1.5)."""
+        n = (frames - 1) // self.temporal_compression + 1
+        return n + (-n) % self.temporal_patch
 
     def check_clip(self, frames: int, height: int, width: int) -> None:
         """One clear error for a clip shape the VAE, the patch size or the positional embeddings cannot take."""
@@ -239,12 +284,20 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
                 f"this CogVideoX has learned positional embeddings for {h}x{w} only, not {height}x{width}: "
                 f"set height: {h} and width: {w}",
             )
-        p_t, n = cfg.patch_size_t, self.latent_frames(frames)
-        if p_t is not None and n % p_t:  # CogVideoX 1.5
-            fits = r * (p_t * (n // p_t + 1) - 1) + 1
-            raise LvgError(
-                f"frames_per_clip={frames} gives {n} latent frames, not a multiple of the temporal patch size {p_t} "
-                f"(the pipeline's padding frame is not supported): use e.g. {fits} frames"
+        p_t, n = self.temporal_patch, (frames - 1) // r + 1
+        if p_t > 1:  # CogVideoX 1.5
+            below = n - (n - 1) % p_t
+            require(
+                n % p_t == 1,
+                f"frames_per_clip={frames} gives {n} latent frames: CogVideoX 1.5 clips in lvg have 1 + a multiple of "
+                f"the temporal patch size {p_t} latent frames (the pipeline pads {p_t - 1} in front, as for the model "
+                f"card's 81 frames): use {r * (below - 1) + 1} or {r * (below + p_t - 1) + 1} frames",
+            )
+            base_h, base_w = cfg.sample_height * s, cfg.sample_width * s
+            require(
+                height <= base_h and width <= base_w,
+                f"{height}x{width} is larger than this CogVideoX 1.5's rotary grid ({base_h}x{base_w}, its "
+                "sample_height/width): use a smaller height/width",
             )
 
     # --- VAE ------------------------------------------------------------------------------------------------
@@ -259,7 +312,11 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         return (dist.mode() * self.scaling_factor).float()
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Latents -> video [B, 3, F, H, W] in [-1, 1] (the pipeline's `decode_latents`, clamped)."""
+        """Latents -> video [B, 3, F, H, W] in [-1, 1] (the pipeline's `decode_latents`, clamped). Sampled CogVideoX
+        1.5 latents (a multiple of the temporal patch) lose their leading padding frames first, as in the pipeline;
+        VAE latents of a clip lvg takes (1 + a multiple of it) are decoded whole."""
+        if self.temporal_patch > 1 and latents.shape[2] % self.temporal_patch == 0:
+            latents = latents[:, :, self.padding_frames :]
         video = self.vae.decode((latents / self.scaling_factor).to(self.vae.dtype)).sample
         return video.float().clamp(-1, 1)
 
@@ -317,6 +374,12 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         """The transformer on frames-first x [B, f, C, h, w], as the pipeline's denoising loop calls it."""
         tr = self.transformer
         cfg = tr.config
+        require(
+            x.shape[1] % self.temporal_patch == 0,
+            f"this CogVideoX 1.5 takes a multiple of {self.temporal_patch} latent frames (its temporal patch), got "
+            f"{x.shape[1]}: sample clips of latent_frames(frames) frames (the pipeline's padding included); lvg does "
+            "not finetune CogVideoX 1.5 (use CogVideoX-5b-I2V)",
+        )
         hidden = torch.cat([x, image_latents.to(x.dtype)], dim=2).to(tr.dtype)
         f, h, w = x.shape[1], x.shape[3], x.shape[4]
         rope = self._rotary(f, h, w, x.device) if cfg.use_rotary_positional_embeddings else None
@@ -367,12 +430,13 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
 
     def denoiser(self, cond: CogVideoXCondition):
         """`denoise(x, t)` for a sampler, bound to one clip's condition: classifier-free guidance as the pipeline
-        (one batch [negative; positive], uncond + scale * (cond - uncond)) when guidance_scale > 1."""
+        (one batch [negative; positive], uncond + scale * (cond - uncond)) when guidance_scale > 1; with
+        `use_dynamic_cfg` the scale at each step is `dynamic_guidance_scale` of the step's timestep and `num_steps`."""
         if not self.guided:
             return lambda x, t: self.predict(x, t, cond)
         require(cond.negative is not None, "this condition has no negative prompt embeddings for guidance")
 
-        def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        def denoise(x: torch.Tensor, t: torch.Tensor, step: int | None = None, num_steps: int | None = None):
             x_ff = frames_first(x)
             timestep = self._timestep(t)
             out = self._forward(
@@ -382,9 +446,20 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
                 torch.cat([cond.image_latents, cond.image_latents]),
             )
             uncond, text = out.chunk(2)
-            return frames_first(uncond + self.guidance_scale * (text - uncond))
+            return frames_first(uncond + self._guidance_at(timestep, num_steps) * (text - uncond))
 
         return denoise
+
+    def _guidance_at(self, timestep: torch.Tensor, num_steps: int | None) -> float:
+        """The guidance weight at one step: fixed, or the dynamic one of the step's timestep and the run's length."""
+        if not self.use_dynamic_cfg:
+            return self.guidance_scale
+        require(
+            num_steps is not None,
+            "use_dynamic_cfg needs the sampler's step count: sample with lvg.sampling.SchedulerSampler, or set "
+            "use_dynamic_cfg: false",
+        )
+        return dynamic_guidance_scale(self.guidance_scale, int(timestep[0]), num_steps)
 
     # --- scheduler ------------------------------------------------------------------------------------------
     def _diffusers_scheduler(self, shift: float | None = None):

@@ -12,7 +12,7 @@ import torch
 from lvg.backbones.base import Condition
 from lvg.errors import require
 from lvg.methods.base import ClipByClip, clip_context, sample_clip
-from lvg.noise.flow_match import flow_match_target, flow_match_xt
+from lvg.methods.objective import noised_and_target, require_trainable
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
 
 TASKS = ("first", "last", "first_last", "none")
@@ -95,17 +95,14 @@ class Extension(ClipByClip):
         return mask
 
     def loss(self, backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """Masked flow-matching loss: || v(x_t, t, cond) - (n - x0) ||^2 on frames to generate.
+        """Masked flow-matching loss: || v(x_t, t, cond) - (n - x0) ||^2 on frames to generate (a DDPM backbone,
+        CogVideoX: its own v or epsilon objective at the discrete timestep of t, `lvg.methods.objective`).
 
         On a backbone that takes the guide its own way (`is_extension` false, e.g. Wan2.1 I2V) the objective is that
         model's own: its conditioning built from each clip's first frame, the loss on every latent frame (the model
         generates the guide's latent frame too), and the `none` task probability dropping the prompt instead (an
         empty prompt, the unconditional branch of its text guidance; the guide image cannot be left out there)."""
-        require(
-            getattr(backbone, "prediction_type", "flow") == "flow",
-            f"{type(backbone).__name__} is not a rectified-flow model: this method's training loss is flow matching; "
-            "use it for generation only (training-free) or with a flow backbone (toy, Wan)",
-        )
+        require_trainable(backbone)
         with torch.no_grad():
             x0 = backbone.encode(batch["video"])
         b, _, f = x0.shape[:3]
@@ -116,7 +113,7 @@ class Extension(ClipByClip):
             t = logit_normal_t(b, generator)
         t_rows = uniform_rows(t, b, f).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device)
-        x_t = flow_match_xt(x0, noise, t_rows)
+        x_t, target, t_rows = noised_and_target(backbone, x0, noise, t_rows)
         if backbone.is_extension:
             mask = self.condition_mask(b, f, backbone, generator).to(device)
             cond = Condition(backbone.encode_prompts(list(batch["prompt"])), self.fill_condition(x0, mask), mask)
@@ -125,7 +122,7 @@ class Extension(ClipByClip):
             cond = self.guide_condition(backbone, batch, x0, generator)
             weight = torch.ones(b, f, device=device)
         pred = backbone.predict(x_t, t_rows, cond)
-        per_frame = (pred - flow_match_target(x0, noise)).pow(2).mean(dim=(1, 3, 4))  # [B, f]
+        per_frame = (pred - target).pow(2).mean(dim=(1, 3, 4))  # [B, f]
         loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
         return {"loss": loss}
 

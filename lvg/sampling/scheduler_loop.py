@@ -1,7 +1,8 @@
 """Denoise one clip with the backbone's own diffusers scheduler (Euler, UniPC, ... as the checkpoint ships).
 
 Every sampler shares one call signature (k-diffusion style): `sampler(denoise, x, backbone, generator, callback)`,
-where `denoise(x, t)` returns the model output for per-frame flow times t [B, F] in [0, 1]. `run` is the same loop
+where `denoise(x, t)` returns the model output for per-frame flow times t [B, F] in [0, 1] (a denoiser that also
+takes `step` and `num_steps` keywords is told its place in the schedule). `run` is the same loop
 with more control, for noise search: another number of steps, stopping after some steps and continuing later from
 the returned `SamplingState`, and the model's clean-sample prediction at the last step taken.
 """
@@ -67,6 +68,16 @@ def _generator_kwarg(scheduler, generator: Generators) -> dict:
     """`generator=` for schedulers whose step draws noise; none for deterministic ones that lack the argument (UniPC,
     which Wan2.1 checkpoints ship)."""
     return {"generator": generator} if "generator" in inspect.signature(scheduler.step).parameters else {}
+
+
+def _takes_schedule(denoise: Denoise) -> bool:
+    """Whether `denoise` also takes `step=` and `num_steps=` (its place in the schedule: a guidance schedule over the
+    steps needs it, e.g. CogVideoX's dynamic CFG); plain `denoise(x, t)` otherwise."""
+    try:
+        params = inspect.signature(denoise).parameters
+    except (TypeError, ValueError):
+        return False
+    return {"step", "num_steps"} <= params.keys()
 
 
 def _x0_from_output(out, model_out: torch.Tensor, x: torch.Tensor, t_rows: torch.Tensor, backbone) -> torch.Tensor:
@@ -141,11 +152,13 @@ class SchedulerSampler:
         scale = float(scheduler.config.num_train_timesteps)
         x, x0 = state.x, state.x0
         step_kwargs = _generator_kwarg(scheduler, generator)
+        takes_schedule = _takes_schedule(denoise)
         for i in range(state.step, stop):
             t = timesteps[i]
             t_rows = uniform_rows(float(t) / scale, x.shape[0], x.shape[2], x.device)
             x_in = scheduler.scale_model_input(x, t) if hasattr(scheduler, "scale_model_input") else x
-            model_out = denoise(x_in, t_rows)
+            schedule = {"step": i, "num_steps": len(timesteps)} if takes_schedule else {}
+            model_out = denoise(x_in, t_rows, **schedule)
             out = scheduler.step(model_out, t, x, return_dict=True, **step_kwargs)
             x0 = _x0_from_output(out, model_out, x, t_rows, backbone)
             x = out.prev_sample

@@ -124,11 +124,10 @@ def test_prompts_and_guide_latents_match_pipeline(cog, cog_seeded, pipeline):
     assert not torch.allclose(cond.image_latents, seeded.image_latents, atol=1e-3)
 
 
-@torch.no_grad()
-def test_sampling_matches_cogvideox_pipeline(cog_seeded, pipeline):
-    """Same noise, seed and settings: our sampler loop over CogVideoX's denoiser lands on the pipeline's latents
-    (CFG 6, the DPM scheduler's stochastic 2nd-order steps, the sampled guide latent)."""
-    cog, seed, steps = cog_seeded, SEED, 4
+def sample_ours_and_pipeline(cog, pipeline, steps: int = 4, dynamic: bool = False):
+    """Same noise, seed and settings through our sampler over CogVideoX's denoiser and through the pipeline; both
+    latents frames-first, and the noise."""
+    seed = SEED
     pil, guide = guide_image()
     noise = torch.randn(1, *LATENT_SHAPE, generator=torch.Generator().manual_seed(3))
 
@@ -146,15 +145,48 @@ def test_sampling_matches_cogvideox_pipeline(cog_seeded, pipeline):
         generator=torch.Generator().manual_seed(seed),
         num_inference_steps=steps,
         guidance_scale=6.0,
+        use_dynamic_cfg=dynamic,
         height=HEIGHT,
         width=WIDTH,
         num_frames=FRAMES,
         max_sequence_length=MAX_SEQUENCE_LENGTH,
         output_type="latent",
     ).frames
-    assert theirs.shape == frames_first(ours).shape
-    torch.testing.assert_close(frames_first(ours), theirs, atol=1e-4, rtol=0)
-    assert not torch.allclose(ours, noise, atol=1e-1)  # it did sample
+    return frames_first(ours), theirs, noise
+
+
+@torch.no_grad()
+def test_sampling_matches_cogvideox_pipeline(cog_seeded, pipeline):
+    """Same noise, seed and settings: our sampler loop over CogVideoX's denoiser lands on the pipeline's latents
+    (CFG 6, the DPM scheduler's stochastic 2nd-order steps, the sampled guide latent)."""
+    ours, theirs, noise = sample_ours_and_pipeline(cog_seeded, pipeline)
+    assert theirs.shape == ours.shape
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=0)
+    assert not torch.allclose(ours, frames_first(noise), atol=1e-1)  # it did sample
+
+
+@torch.no_grad()
+def test_dynamic_cfg_matches_cogvideox_pipeline(cog_seeded, pipeline, monkeypatch):
+    """use_dynamic_cfg=True: the weight follows the pipeline's schedule of timestep and step count (our sampler tells
+    the denoiser its step count), landing on the pipeline's latents with use_dynamic_cfg=True, not on the fixed-weight
+    ones."""
+    from lvg.backbones.cogvideox import dynamic_guidance_scale
+
+    monkeypatch.setattr(cog_seeded, "use_dynamic_cfg", True)
+    ours, theirs, _ = sample_ours_and_pipeline(cog_seeded, pipeline, dynamic=True)
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=0)
+    monkeypatch.setattr(cog_seeded, "use_dynamic_cfg", False)
+    fixed, _, _ = sample_ours_and_pipeline(cog_seeded, pipeline)
+    assert not torch.allclose(ours, fixed, atol=1e-3)
+    # the weight stays in [1, 1 + w] and varies over the 4 steps' timesteps
+    scales = [dynamic_guidance_scale(6.0, t, 4) for t in (999, 749, 499, 249)]
+    assert all(1 <= s <= 7 for s in scales) and max(scales) - min(scales) > 0.5
+
+    monkeypatch.setattr(cog_seeded, "use_dynamic_cfg", True)
+    _, guide = guide_image()
+    denoise = cog_seeded.denoiser(cog_seeded.conditioning([PROMPT], guide=guide, latent_frames=LATENT_SHAPE[1]))
+    with pytest.raises(LvgError, match="use_dynamic_cfg needs the sampler's step count"):
+        denoise(torch.zeros(1, *LATENT_SHAPE), torch.full((1, LATENT_SHAPE[1]), 0.999))
 
 
 @torch.no_grad()
@@ -270,6 +302,7 @@ def test_configs_have_the_paper_settings_and_build(name, tiny_cog_dir):
     assert args["backbone"]["init_args"]["path"] == "THUDM/CogVideoX-5b-I2V"
     assert (args["frames_per_clip"], args["height"], args["width"]) == (49, 480, 720)
     assert args["sampler"]["init_args"]["num_steps"] == 50
+    assert args["backbone"]["init_args"]["use_dynamic_cfg"] is False
     assert config["trainer"] == {"accelerator": "auto", "logger": False}
     if "kstep" in name:
         search = args["noise_init"]["init_args"]
@@ -297,6 +330,7 @@ def test_lvg_generate_with_the_cogvideox_config(tiny_cog_dir, tmp_path):
         "generate", "--config", str(CONFIGS / "generate_chunkwise_kstep.yaml"),
         "--model.init_args.backbone.init_args.path", str(tiny_cog_dir),
         "--model.init_args.backbone.init_args.dtype", "float32",
+        "--model.init_args.backbone.init_args.use_dynamic_cfg", "true",  # k-step previews and full runs alike
         "--model.init_args.frames_per_clip", str(FRAMES),
         "--model.init_args.height", str(HEIGHT), "--model.init_args.width", str(WIDTH),
         "--model.init_args.sampler.init_args.num_steps", "3",

@@ -5,6 +5,10 @@ THUDM/CogVideoX-5b-I2V (same structure: learned + rotary positional embeddings, 
 226 text tokens, VAE scaling 0.7), so `lvg.backbones.CogVideoX(path)` and
 `CogVideoXImageToVideoPipeline.from_pretrained(path)` load it. Sizes: 4 latent channels, VAE factors 4 (time) x 8
 (space), patch 2, clips of 9 frames at 32 x 48 (latent 3 x 4 x 6, the learned positional embeddings' size).
+
+`version="1.5"` builds a THUDM/CogVideoX1.5-5B-I2V-style model instead: temporal patch 2 (9 frames are sampled as
+1 + 3 latent frames, the pipeline's padding frame in front), `ofs` embedding, rotary embeddings only ("slice" grid
+up to sample_height x sample_width), no patch bias, and a VAE with `invert_scale_latents`.
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ SCHEDULER_CONFIG = dict(
 )
 
 
-def tiny_transformer_config() -> dict:
-    """A CogVideoXTransformer3DModel config shaped like CogVideoX-5B-I2V (head dim 16 for 3D RoPE)."""
-    return dict(
+def tiny_transformer_config(version: str = "1.0") -> dict:
+    """A CogVideoXTransformer3DModel config shaped like CogVideoX-5B-I2V (head dim 16 for 3D RoPE), or like
+    CogVideoX1.5-5B-I2V for `version="1.5"`."""
+    config = dict(
         num_attention_heads=2,
         attention_head_dim=16,
         in_channels=2 * LATENT_CHANNELS,
@@ -57,10 +62,14 @@ def tiny_transformer_config() -> dict:
         use_rotary_positional_embeddings=True,
         use_learned_positional_embeddings=True,
     )
+    if version == "1.5":
+        config.update(patch_size_t=2, ofs_embed_dim=8, patch_bias=False, use_learned_positional_embeddings=False)
+    return config
 
 
-def save_tiny_cogvideox(path: str | Path, seed: int = 0) -> Path:
-    """Build the tiny random CogVideoX I2V (seeded) and save it into `path` in diffusers layout."""
+def save_tiny_cogvideox(path: str | Path, seed: int = 0, version: str = "1.0") -> Path:
+    """Build the tiny random CogVideoX I2V (seeded; `version` "1.0" or "1.5") and save it into `path` in diffusers
+    layout."""
     from diffusers import (
         AutoencoderKLCogVideoX,
         CogVideoXDPMScheduler,
@@ -72,7 +81,7 @@ def save_tiny_cogvideox(path: str | Path, seed: int = 0) -> Path:
     root.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(seed)
-    transformer = CogVideoXTransformer3DModel(**tiny_transformer_config())
+    transformer = CogVideoXTransformer3DModel(**tiny_transformer_config(version))
 
     torch.manual_seed(seed)
     vae = AutoencoderKLCogVideoX(
@@ -82,6 +91,7 @@ def save_tiny_cogvideox(path: str | Path, seed: int = 0) -> Path:
         norm_num_groups=2,
         temporal_compression_ratio=4,
         scaling_factor=0.7,
+        invert_scale_latents=version == "1.5",
     )
 
     tokenizer = tiny_tokenizer()
