@@ -2,6 +2,14 @@
 
 It is the same adapter as the real Wan2.1 (`lvg.backbones.Wan`); only the sizes, the absent VAE and the prompt
 encoder differ. Saved in diffusers layout: `<path>/transformer` (safetensors), `<path>/scheduler`, `<path>/lvg.json`.
+
+Output parameterisation (`output`): the network's raw output is either the flow velocity n - x0 (`velocity`, as Wan)
+or the clean frames x0 (`x0`), turned into the velocity v = (x_t - x0) / max(t, min_t) before anyone sees it, so
+methods, losses and samplers are unchanged (the loss stays on v). Predicting the clean image in pixel space is the
+point of Li & He, "Back to Basics: Let Denoising Generative Models Denoise" (JiT, 2025, §3-4: x-prediction with a
+v-loss, t clipped at 0.05 in the division). On the toy world the clean frames are nearly determined by the given
+frames, so x0 is a far simpler function for a small network than the velocity, which must carry the input noise
+through every block.
 """
 
 from __future__ import annotations
@@ -9,14 +17,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 from diffusers import FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
 
+from lvg.backbones.base import Condition
 from lvg.backbones.extension import extension_in_channels
 from lvg.backbones.text import SentenceEncoder
 from lvg.backbones.wan_adapter import WanAdapter, tiny_wan_config
 from lvg.errors import LvgError, require
 
 PIXEL_CHANNELS = 3
+OUTPUTS = ("velocity", "x0")
 
 
 class Toy(WanAdapter):
@@ -31,8 +42,11 @@ class Toy(WanAdapter):
         patch: tuple[int, int, int] = (1, 4, 4),
         text_encoder: str | None = None,
         shift: float = 1.0,
+        output: str | None = None,
+        min_t: float = 0.05,
     ) -> None:
         super().__init__()
+        meta: dict = {}
         if path is not None:
             root = Path(path)
             require(
@@ -58,8 +72,23 @@ class Toy(WanAdapter):
                 patch,
             )
             self.transformer = WanTransformer3DModel(**cfg)
+        self.output = output or meta.get("output", "velocity")
+        require(self.output in OUTPUTS, f"toy output {self.output!r} is not one of {OUTPUTS}: pick one")
+        require(0 < min_t < 1, f"min_t={min_t} must be in (0, 1): it bounds the division by t of the x0 output")
+        self.min_t = float(meta.get("min_t", min_t)) if output is None else min_t
         if self.transformer.config.text_dim != self.text_encoder.dim:
             raise LvgError(
                 f"text encoder {self.text_encoder.name!r} gives {self.text_encoder.dim}-dim embeddings but the model "
                 f"expects {self.transformer.config.text_dim}: use the encoder it was trained with"
             )
+
+    def predict(self, x_t: torch.Tensor, t: torch.Tensor, cond: Condition) -> torch.Tensor:
+        """Velocity for x_t [B, C, F, H, W] at per-frame times t [B, F]; an x0 output is converted (module doc)."""
+        out = super().predict(x_t, t, cond)
+        if self.output == "velocity":
+            return out
+        t = t.float().clamp(min=self.min_t)[:, None, :, None, None]
+        return (x_t.float() - out) / t
+
+    def metadata(self) -> dict:
+        return {**super().metadata(), "output": self.output, "min_t": self.min_t}

@@ -148,8 +148,11 @@ class WanAdapter(DiffusersBackbone):
         root = Path(path)
         self.transformer.save_pretrained(root / "transformer", safe_serialization=True)
         self.make_scheduler().save_pretrained(root / "scheduler")
-        meta = {"backbone": type(self).__name__.lower(), "text_encoder": getattr(self.text_encoder, "name", None)}
-        (root / "lvg.json").write_text(json.dumps(meta, indent=1))
+        (root / "lvg.json").write_text(json.dumps(self.metadata(), indent=1))
+
+    def metadata(self) -> dict:
+        """What `lvg.json` records beside the weights (read back by the loader)."""
+        return {"backbone": type(self).__name__.lower(), "text_encoder": getattr(self.text_encoder, "name", None)}
 
     def attention_modules(self) -> list[nn.Module]:
         """The self-attention modules (where a KV cache and LoRA attach)."""

@@ -93,3 +93,21 @@ def test_bad_shapes_and_paths_give_one_line_errors(tiny_toy_dir, tmp_path):
         Toy(path=str(tmp_path / "nothing"))
     with pytest.raises(LvgError, match="divisible by heads"):
         Toy(width=30, heads=4)
+
+
+def test_x0_output_is_turned_into_the_velocity_and_saved_with_the_weights(tiny_toy_dir, tmp_path):
+    vel = Toy(path=str(tiny_toy_dir))
+    x0 = Toy(path=str(tiny_toy_dir), output="x0", min_t=0.1)
+    x, cond = _inputs(vel)
+    t = torch.tensor([[0.5, 0.5, 0.8, 0.02], [0.3, 0.3, 0.3, 0.3]])
+    raw = vel.predict(x, t, cond)  # the same network: its raw output, read as x0 by the other
+    v = x0.predict(x, t, cond)
+    t_div = t.clamp(min=0.1)[:, None, :, None, None]
+    assert torch.allclose(x - t_div * v, raw, atol=1e-5)  # x0 = x_t - t v recovers the raw output
+    assert not torch.allclose(v, raw)
+    x0.save_pretrained(tmp_path / "x0")
+    again = Toy(path=str(tmp_path / "x0"))
+    assert (again.output, again.min_t) == ("x0", 0.1)
+    assert torch.equal(again.predict(x, t, cond), v)
+    with pytest.raises(LvgError, match="not one of"):
+        Toy(width=32, heads=2, output="eps")
