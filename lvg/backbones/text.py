@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +23,21 @@ def resolve_sentence_model(name_or_path: str | None) -> str:
     return str(name_or_path)
 
 
+@contextmanager
+def quiet_weight_loading() -> Iterator[None]:
+    """Without transformers' per-tensor "Loading weights" bar (noise for a 22M-parameter encoder loaded per command,
+    printed before anything else, one-line errors included)."""
+    from transformers.utils import logging
+
+    was_on = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            logging.enable_progress_bar()
+
+
 @lru_cache(maxsize=4)
 def load_sentence_transformer(name_or_path: str | None = None):
     """Load (once per process) a frozen sentence-transformers model on CPU."""
@@ -28,7 +45,8 @@ def load_sentence_transformer(name_or_path: str | None = None):
 
     path = resolve_sentence_model(name_or_path)
     try:
-        model = SentenceTransformer(path, device="cpu")
+        with quiet_weight_loading():
+            model = SentenceTransformer(path, device="cpu")
     except Exception as e:  # noqa: BLE001 - any load failure is the user's path
         raise LvgError(
             f"cannot load sentence-transformers model {path!r} ({type(e).__name__}): give a local path"
