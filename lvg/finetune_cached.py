@@ -20,7 +20,7 @@ from lvg.video import write_json_atomic
 RECORD = "finetune.json"
 
 
-def _checkpoint_digest(path: Path) -> str:
+def checkpoint_digest(path: Path) -> str:
     """A digest of the base checkpoint's files (names, sizes, modification times): a replaced checkpoint retrains."""
     h = hashlib.sha1()
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -50,7 +50,7 @@ def finetune_cached(
     settings["export"] = export
     if base is not None:
         require(Path(base).is_dir(), f"base checkpoint {base!r} does not exist")
-        settings["base"] = _checkpoint_digest(Path(base))
+        settings["base"] = checkpoint_digest(Path(base))
     record = out / RECORD
     if folder.is_dir() and record.is_file():
         done = json.loads(record.read_text())
