@@ -65,7 +65,9 @@ def finetune_cached(
             "--trainer.callbacks", json.dumps(callbacks), "--trainer.default_root_dir", str(out),
             *(overrides or [])]  # fmt: skip
     tic = time.perf_counter()
-    run_cli(args)
+    cli = run_cli(args)
+    done = cli.trainer.global_step
+    require(done >= steps, f"the finetune stopped at step {done} of {steps} (interrupted?): not cached, run again")
     write_json_atomic(record, {"settings": settings, "seconds": round(time.perf_counter() - tic, 1)})
     return folder
 

@@ -30,3 +30,10 @@ def test_finetune_refuses_bad_input(tmp_path):
         finetune_cached(str(TINY_CONFIG), str(tmp_path), 0)
     with pytest.raises(LvgError, match="does not exist"):
         finetune_cached(str(tmp_path / "missing.yaml"), str(tmp_path), 1)
+
+
+def test_a_finetune_stopped_early_is_not_cached(tmp_path, tiny_toy_dir):
+    base = ["--model.init_args.backbone.init_args.path", str(tiny_toy_dir), "--trainer.max_time", "00:00:00:00"]
+    with pytest.raises(LvgError, match="stopped at step"):
+        finetune_cached(str(TINY_CONFIG), str(tmp_path / "ft"), 5, overrides=base)
+    assert not (tmp_path / "ft" / "finetune.json").exists()
