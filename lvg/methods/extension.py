@@ -27,6 +27,8 @@ class Extension(ClipByClip):
         task_probs: probabilities of the multi-task variants `first`, `last`, `first_last`, `none` (§3.3 drops the
             condition with rate 0.1; the split of the rest is not given in the paper, so it is an option).
         timestep_sampling: `uniform` t ~ U(0, 1) or `logit_normal` (SD3), one t per clip.
+        logit_normal: (mean, std) of the logit-normal times; a positive mean favours high noise (t = 1 is noise here,
+            so SD3's and JiT's means change sign).
         loss_on_condition: also train on the given frames (off: the loss covers frames to generate only).
         condition_fill: what the condition latents hold at frames to generate: `zeros` (§3.3: the condition is
             "padded with zero-filled frames") or `nearest` (each such frame holds the nearest given frame, as SVD
@@ -41,6 +43,7 @@ class Extension(ClipByClip):
         timestep_sampling: str = "uniform",
         loss_on_condition: bool = False,
         condition_fill: str = "zeros",
+        logit_normal: tuple[float, float] = (0.0, 1.0),
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -61,6 +64,8 @@ class Extension(ClipByClip):
         self.timestep_sampling = timestep_sampling
         self.loss_on_condition = loss_on_condition
         self.condition_fill = condition_fill
+        require(logit_normal[1] > 0, f"logit_normal std must be positive, got {logit_normal[1]}")
+        self.logit_normal = tuple(float(v) for v in logit_normal)
 
     def fill_condition(self, latents: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Condition latents [B, C, f, h, w]: the given frames (mask 1), and at the others zeros or the nearest given
@@ -110,7 +115,7 @@ class Extension(ClipByClip):
         if self.timestep_sampling == "uniform":
             t = torch.rand(b, generator=generator)
         else:
-            t = logit_normal_t(b, generator)
+            t = logit_normal_t(b, generator, *self.logit_normal)
         t_rows = uniform_rows(t, b, f).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device)
         x_t, target, t_rows = noised_and_target(backbone, x0, noise, t_rows)

@@ -128,3 +128,19 @@ def test_condition_fill_zeros_or_nearest_given_frame():
     assert nearest.tolist() == [[0, 1, 1, 1, 1, 1], [0, 0, 0, 5, 5, 5], [0] * 6]
     with pytest.raises(LvgError):
         Extension(condition_fill="mean")
+
+
+@pytest.mark.parametrize("mean, low, high", [(2.0, 0.8, 1.0), (-2.0, 0.0, 0.2)])
+def test_logit_normal_mean_moves_the_training_times(tiny_module, monkeypatch, mean, low, high):
+    import lvg.methods.extension as extension
+
+    seen = []
+    real = extension.noised_and_target
+    monkeypatch.setattr(extension, "noised_and_target", lambda bb, x0, n, t: seen.append(t) or real(bb, x0, n, t))
+    method = Extension(timestep_sampling="logit_normal", logit_normal=(mean, 0.5))
+    for step in range(8):
+        method.loss(tiny_module.backbone, _batch(), torch.Generator().manual_seed(step))
+    t = torch.cat(seen)
+    assert low < t.mean().item() < high  # t = 1 is noise: a positive mean trains mostly at high noise
+    with pytest.raises(LvgError):
+        Extension(logit_normal=(0.0, 0.0))
