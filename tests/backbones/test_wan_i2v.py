@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 from helpers import i2v
-from helpers.i2v import check_bad_folders, chunkwise_kstep, quiet_pipeline, state_equal
+from helpers.i2v import check_bad_folders, chunkwise_kstep, few_training_steps, quiet_pipeline, state_equal
 from helpers.tiny_wan_i2v import FRAMES, HEIGHT, IMAGE_DIM, LATENT_SHAPE, WIDTH
 from tests_paths import REPO
 
@@ -209,23 +209,7 @@ def test_chunkwise_finetunes_wan_i2v_with_its_own_conditioning(wan, monkeypatch)
     assert seen[0][0] == [PROMPT, "a dog"] and seen[1][0] == ["", ""]
     assert torch.equal(seen[0][1], video[:, :, :1])
 
-    method = ChunkwiseI2V(drop_rate=0.0)
-    params = [p for p in wan.transformer.parameters() if p.requires_grad]
-    before = [p.detach().clone() for p in params]
-    opt = torch.optim.Adam(params, lr=1e-3)
-    losses = []
-    try:
-        for _ in range(6):
-            loss = method.loss(wan, batch, torch.Generator().manual_seed(1))["loss"]
-            opt.zero_grad()
-            loss.backward()
-            assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
-            opt.step()
-            losses.append(float(loss.detach()))
-    finally:
-        with torch.no_grad():  # the module-scoped backbone goes back to its loaded weights
-            for p, b in zip(params, before):
-                p.copy_(b)
+    losses = few_training_steps(wan, batch, 6)
     assert losses[-1] < 0.9 * losses[0], losses
 
 

@@ -66,3 +66,26 @@ def check_bad_folders(backbone_class, tiny_dir: Path, tmp_path: Path, part: str)
         with pytest.raises(LvgError, match=message) as err:
             backbone_class(str(path))
         assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def few_training_steps(backbone, batch: dict, steps: int) -> list[float]:
+    """`steps` Adam steps of ChunkwiseI2V's loss on one batch (checking every step reaches the trainable weights);
+    returns the losses and puts the backbone's weights back as they were (the fixtures are module-scoped)."""
+    method = ChunkwiseI2V(drop_rate=0.0)
+    params = [p for p in backbone.transformer.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in params]
+    opt = torch.optim.Adam(params, lr=1e-3)
+    losses = []
+    try:
+        for _ in range(steps):
+            loss = method.loss(backbone, batch, torch.Generator().manual_seed(1))["loss"]
+            opt.zero_grad()
+            loss.backward()
+            assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
+            opt.step()
+            losses.append(float(loss.detach()))
+    finally:
+        with torch.no_grad():
+            for p, b in zip(params, before):
+                p.copy_(b)
+    return losses
