@@ -36,18 +36,6 @@ CONFIGS = REPO / "configs" / "cogvideox"
 
 
 @pytest.fixture(scope="module")
-def tiny_cog_dir(tmp_path_factory) -> Path:
-    from helpers.tiny_cogvideox import save_tiny_cogvideox
-
-    return save_tiny_cogvideox(tmp_path_factory.mktemp("tiny_cogvideox"))
-
-
-@pytest.fixture(scope="module")
-def cog(tiny_cog_dir) -> CogVideoX:
-    return CogVideoX(str(tiny_cog_dir))
-
-
-@pytest.fixture(scope="module")
 def cog_seeded(tiny_cog_dir) -> CogVideoX:
     """Samples the guide latent from a seeded generator, as the pipeline does with its `generator`."""
     return CogVideoX(str(tiny_cog_dir), image_latent_seed=SEED)

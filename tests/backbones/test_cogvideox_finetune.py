@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -26,18 +25,6 @@ from lvg.methods import ChunkwiseI2V
 from lvg.methods.objective import noised_and_target
 
 CONFIGS = REPO / "configs" / "cogvideox"
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    from helpers.tiny_cogvideox import save_tiny_cogvideox
-
-    return save_tiny_cogvideox(tmp_path_factory.mktemp("tiny_cogvideox_ft"))
-
-
-@pytest.fixture(scope="module")
-def cog(tiny_dir) -> CogVideoX:
-    return CogVideoX(str(tiny_dir))
 
 
 def test_objective_is_diffusers_cogvideox_finetuning_loss(cog):
@@ -84,7 +71,7 @@ def test_a_backbone_without_a_training_objective_is_refused(cog, monkeypatch):
         ChunkwiseI2V().loss(cog, {"video": video, "prompt": ["a"]}, torch.Generator().manual_seed(0))
 
 
-def test_cogvideox_finetune_config_trains_exports_and_generates(tiny_dir, video_folder, tmp_path, monkeypatch):
+def test_cogvideox_finetune_config_trains_exports_and_generates(tiny_cog_dir, video_folder, tmp_path, monkeypatch):
     """configs/cogvideox/chunkwise_i2v.yaml: `lvg fit` on a folder of mp4 files, the exported backbone reloads as
     CogVideoX with the trained weights and generates a chunk-wise video with the generate config."""
     from lvg.cli import run_cli
@@ -101,7 +88,7 @@ def test_cogvideox_finetune_config_trains_exports_and_generates(tiny_dir, video_
     export = tmp_path / "run" / "backbone"
     fit = run_cli([
         "fit", "--config", str(CONFIGS / "chunkwise_i2v.yaml"),
-        "--model.init_args.backbone.init_args.path", str(tiny_dir),
+        "--model.init_args.backbone.init_args.path", str(tiny_cog_dir),
         "--model.init_args.backbone.init_args.dtype", "float32",
         "--model.init_args.frames_per_clip", str(FRAMES),
         "--model.init_args.height", str(HEIGHT), "--model.init_args.width", str(WIDTH),
@@ -115,7 +102,7 @@ def test_cogvideox_finetune_config_trains_exports_and_generates(tiny_dir, video_
     assert fit.model.backbone.is_gradient_checkpointing
     loaded = CogVideoX(str(export))
     trained = fit.model.backbone.transformer.state_dict()
-    original = load_file(tiny_dir / "transformer" / "diffusion_pytorch_model.safetensors")
+    original = load_file(tiny_cog_dir / "transformer" / "diffusion_pytorch_model.safetensors")
     assert all(torch.equal(v, trained[k]) for k, v in loaded.transformer.state_dict().items())
     assert any(not torch.equal(v, original[k]) for k, v in trained.items())  # it did train
 
