@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 from helpers import i2v
-from helpers.i2v import check_bad_folders, chunkwise_kstep, quiet_pipeline, state_equal
+from helpers.i2v import check_bad_folders, chunkwise_kstep, quiet_pipeline, state_equal, tiny_generate_args
 from helpers.tiny_cogvideox import FRAMES, HEIGHT, LATENT_CHANNELS, LATENT_SHAPE, MAX_SEQUENCE_LENGTH, WIDTH
 from safetensors.torch import load_file
 from tests_paths import REPO
@@ -312,20 +312,12 @@ def _cli_accepts_cogvideox() -> bool:
 def test_lvg_generate_with_the_cogvideox_config(tiny_cog_dir, tmp_path):
     from lvg.cli import run_cli
 
-    guide = tmp_path / "guide.png"
-    guide_image()[0].save(guide)
-    run_cli([
-        "generate", "--config", str(CONFIGS / "generate_chunkwise_kstep.yaml"),
-        "--model.init_args.backbone.init_args.path", str(tiny_cog_dir),
-        "--model.init_args.backbone.init_args.dtype", "float32",
+    out = tmp_path / "v.mp4"
+    config = CONFIGS / "generate_chunkwise_kstep.yaml"
+    run_cli(tiny_generate_args(config, tiny_cog_dir, out, FRAMES, HEIGHT, WIDTH, steps=3, guide_seed=1) + [
         "--model.init_args.backbone.init_args.use_dynamic_cfg", "true",  # k-step previews and full runs alike
-        "--model.init_args.frames_per_clip", str(FRAMES),
-        "--model.init_args.height", str(HEIGHT), "--model.init_args.width", str(WIDTH),
-        "--model.init_args.sampler.init_args.num_steps", "3",
         "--model.init_args.noise_init.init_args.k", "2", "--model.init_args.noise_init.init_args.candidates", "2",
         "--model.init_args.noise_init.init_args.scorer", "lvg.search.ColourConsistencyScorer",
-        "--num_clips", "2", "--prompt", "a cat", "--guide", str(guide), "--output", str(tmp_path / "v.mp4"),
-        "--trainer.accelerator", "cpu", "--progress", "false",
     ])  # fmt: skip
     sidecar = json.loads((tmp_path / "v.json").read_text())
     assert (tmp_path / "v.mp4").is_file() and sidecar["frames"] == 1 + 2 * (FRAMES - 1)

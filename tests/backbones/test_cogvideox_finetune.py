@@ -13,7 +13,7 @@ import sys
 import pytest
 import torch
 import yaml
-from helpers.i2v import few_training_steps, guide_image
+from helpers.i2v import few_training_steps, tiny_fit_args, tiny_generate_args
 from helpers.tiny_cogvideox import FRAMES, HEIGHT, LATENT_SHAPE, WIDTH
 from safetensors.torch import load_file
 from tests_paths import REPO
@@ -86,18 +86,8 @@ def test_cogvideox_finetune_config_trains_exports_and_generates(tiny_cog_dir, vi
 
     monkeypatch.setattr(sys, "argv", ["lvg"])
     export = tmp_path / "run" / "backbone"
-    fit = run_cli([
-        "fit", "--config", str(CONFIGS / "chunkwise_i2v.yaml"),
-        "--model.init_args.backbone.init_args.path", str(tiny_cog_dir),
-        "--model.init_args.backbone.init_args.dtype", "float32",
-        "--model.init_args.frames_per_clip", str(FRAMES),
-        "--model.init_args.height", str(HEIGHT), "--model.init_args.width", str(WIDTH),
-        "--data.init_args.root", str(video_folder), "--data.init_args.frames_per_clip", str(FRAMES),
-        "--data.init_args.resolution", f"[{HEIGHT}, {WIDTH}]", "--data.init_args.fps", "null",
-        "--trainer.precision", "32-true", "--trainer.max_steps", "2", "--trainer.accumulate_grad_batches", "1",
-        "--trainer.logger", "false", "--trainer.default_root_dir", str(tmp_path / "run"),
-        "--trainer.callbacks+=lvg.callbacks.ExportBackbone", f"--trainer.callbacks.dirpath={export}",
-    ])  # fmt: skip
+    config = CONFIGS / "chunkwise_i2v.yaml"
+    fit = run_cli(tiny_fit_args(config, tiny_cog_dir, video_folder, tmp_path / "run", FRAMES, HEIGHT, WIDTH))
     assert torch.isfinite(fit.trainer.callback_metrics["train/loss"])
     assert fit.model.backbone.is_gradient_checkpointing
     loaded = CogVideoX(str(export))
@@ -106,17 +96,6 @@ def test_cogvideox_finetune_config_trains_exports_and_generates(tiny_cog_dir, vi
     assert all(torch.equal(v, trained[k]) for k, v in loaded.transformer.state_dict().items())
     assert any(not torch.equal(v, original[k]) for k, v in trained.items())  # it did train
 
-    guide = tmp_path / "guide.png"
-    guide_image(HEIGHT, WIDTH, 3)[0].save(guide)
     out = tmp_path / "x.mp4"
-    run_cli([
-        "generate", "--config", str(CONFIGS / "generate_chunkwise_naive.yaml"),
-        "--model.init_args.backbone.init_args.path", str(export),
-        "--model.init_args.backbone.init_args.dtype", "float32",
-        "--model.init_args.frames_per_clip", str(FRAMES),
-        "--model.init_args.height", str(HEIGHT), "--model.init_args.width", str(WIDTH),
-        "--model.init_args.sampler.init_args.num_steps", "2",
-        "--num_clips", "2", "--prompt", "a cat", "--guide", str(guide), "--output", str(out),
-        "--trainer.accelerator", "cpu", "--progress", "false",
-    ])  # fmt: skip
+    run_cli(tiny_generate_args(CONFIGS / "generate_chunkwise_naive.yaml", export, out, FRAMES, HEIGHT, WIDTH))
     assert json.loads(out.with_suffix(".json").read_text())["frames"] == 1 + 2 * (FRAMES - 1)

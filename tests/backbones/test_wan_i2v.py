@@ -16,7 +16,15 @@ import pytest
 import torch
 import yaml
 from helpers import i2v
-from helpers.i2v import check_bad_folders, chunkwise_kstep, few_training_steps, quiet_pipeline, state_equal
+from helpers.i2v import (
+    check_bad_folders,
+    chunkwise_kstep,
+    few_training_steps,
+    quiet_pipeline,
+    state_equal,
+    tiny_fit_args,
+    tiny_generate_args,
+)
 from helpers.tiny_wan_i2v import FRAMES, HEIGHT, IMAGE_DIM, LATENT_SHAPE, WIDTH
 from tests_paths import REPO
 
@@ -213,22 +221,6 @@ def test_chunkwise_finetunes_wan_i2v_with_its_own_conditioning(wan, monkeypatch)
     assert losses[-1] < 0.9 * losses[0], losses
 
 
-def tiny_generate_args(config: Path, checkpoint: Path, tmp_path: Path, out: Path) -> list[str]:
-    """`lvg generate` with `config` on a tiny I2V checkpoint: 2 clips of FRAMES at HEIGHT x WIDTH, 2 steps, a guide."""
-    guide = tmp_path / "guide.png"
-    guide_image(3)[0].save(guide)
-    return [
-        "generate", "--config", str(config),
-        "--model.init_args.backbone.init_args.path", str(checkpoint),
-        "--model.init_args.backbone.init_args.dtype", "float32",
-        "--model.init_args.frames_per_clip", str(FRAMES),
-        "--model.init_args.height", str(HEIGHT), "--model.init_args.width", str(WIDTH),
-        "--model.init_args.sampler.init_args.num_steps", "2",
-        "--num_clips", "2", "--prompt", "a cat", "--guide", str(guide), "--output", str(out),
-        "--trainer.accelerator", "cpu", "--progress", "false",
-    ]  # fmt: skip
-
-
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
 def test_wan_i2v_generate_configs_build_and_run(config, tiny_dir, tmp_path, monkeypatch):
     from lvg.cli import run_cli
@@ -247,7 +239,7 @@ def test_wan_i2v_generate_configs_build_and_run(config, tiny_dir, tmp_path, monk
 
     monkeypatch.setattr(sys, "argv", ["lvg"])  # LightningCLI warns when pytest's own arguments are there too
     out = tmp_path / "x.mp4"
-    cli_args = tiny_generate_args(config, tiny_dir, tmp_path, out)
+    cli_args = tiny_generate_args(config, tiny_dir, out, FRAMES, HEIGHT, WIDTH)
     if "kstep" in config.name:
         cli_args += [
             "--model.init_args.noise_init.init_args.k", "1",
@@ -268,25 +260,15 @@ def test_wan_i2v_finetune_config_trains_exports_and_generates(tiny_dir, video_fo
     from lvg.cli import run_cli
 
     monkeypatch.setattr(sys, "argv", ["lvg"])
-    data = video_folder
     export = tmp_path / "run" / "backbone"
-    fit = run_cli([
-        "fit", "--config", str(REPO / "configs" / "wan" / "chunkwise_i2v.yaml"),
-        "--model.init_args.backbone.init_args.path", str(tiny_dir),
-        "--model.init_args.backbone.init_args.dtype", "float32",
-        "--model.init_args.frames_per_clip", str(FRAMES),
-        "--model.init_args.height", str(HEIGHT), "--model.init_args.width", str(WIDTH),
-        "--data.init_args.root", str(data), "--data.init_args.frames_per_clip", str(FRAMES),
-        "--data.init_args.resolution", f"[{HEIGHT}, {WIDTH}]", "--data.init_args.fps", "null",
-        "--trainer.precision", "32-true", "--trainer.max_steps", "2", "--trainer.accumulate_grad_batches", "1",
-        "--trainer.logger", "false", "--trainer.default_root_dir", str(tmp_path / "run"),
-        "--trainer.callbacks+=lvg.callbacks.ExportBackbone", f"--trainer.callbacks.dirpath={export}",
-    ])  # fmt: skip
+    config = REPO / "configs" / "wan" / "chunkwise_i2v.yaml"
+    fit = run_cli(tiny_fit_args(config, tiny_dir, video_folder, tmp_path / "run", FRAMES, HEIGHT, WIDTH))
     assert torch.isfinite(fit.trainer.callback_metrics["train/loss"])
     loaded = WanI2V(str(export))
     trained = fit.model.backbone.transformer.state_dict()
     assert all(torch.equal(v, trained[k]) for k, v in loaded.transformer.state_dict().items())
 
     out = tmp_path / "x.mp4"
-    run_cli(tiny_generate_args(REPO / "configs" / "wan" / "generate_chunkwise_naive.yaml", export, tmp_path, out))
+    generate = REPO / "configs" / "wan" / "generate_chunkwise_naive.yaml"
+    run_cli(tiny_generate_args(generate, export, out, FRAMES, HEIGHT, WIDTH))
     assert json.loads(out.with_suffix(".json").read_text())["frames"] == 1 + 2 * (FRAMES - 1)

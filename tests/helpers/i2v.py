@@ -89,3 +89,46 @@ def few_training_steps(backbone, batch: dict, steps: int) -> list[float]:
             for p, b in zip(params, before):
                 p.copy_(b)
     return losses
+
+
+def tiny_model_args(checkpoint: Path, frames: int, height: int, width: int) -> list[str]:
+    """CLI overrides pointing a real-size I2V config at a tiny float32 checkpoint and its clip size."""
+    return [
+        "--model.init_args.backbone.init_args.path", str(checkpoint),
+        "--model.init_args.backbone.init_args.dtype", "float32",
+        "--model.init_args.frames_per_clip", str(frames),
+        "--model.init_args.height", str(height), "--model.init_args.width", str(width),
+    ]  # fmt: skip
+
+
+def tiny_fit_args(config: Path, checkpoint: Path, data: Path, run_dir: Path, frames: int, height: int, width: int):
+    """`lvg fit` with a real-size I2V finetuning `config` on a tiny checkpoint: 2 float32 steps on the mp4 folder
+    `data`, the backbone exported to `run_dir/backbone`."""
+    return ["fit", "--config", str(config), *tiny_model_args(checkpoint, frames, height, width)] + [
+        "--data.init_args.root", str(data), "--data.init_args.frames_per_clip", str(frames),
+        "--data.init_args.resolution", f"[{height}, {width}]", "--data.init_args.fps", "null",
+        "--trainer.precision", "32-true", "--trainer.max_steps", "2", "--trainer.accumulate_grad_batches", "1",
+        "--trainer.logger", "false", "--trainer.default_root_dir", str(run_dir),
+        "--trainer.callbacks+=lvg.callbacks.ExportBackbone", f"--trainer.callbacks.dirpath={run_dir / 'backbone'}",
+    ]  # fmt: skip
+
+
+def tiny_generate_args(
+    config: Path,
+    checkpoint: Path,
+    out: Path,
+    frames: int,
+    height: int,
+    width: int,
+    steps: int = 2,
+    guide_seed: int = 3,
+) -> list[str]:
+    """`lvg generate` with `config` on a tiny I2V checkpoint: 2 clips, `steps` steps, from a random guide image
+    saved beside `out`."""
+    guide = out.parent / "guide.png"
+    guide_image(height, width, guide_seed)[0].save(guide)
+    return ["generate", "--config", str(config), *tiny_model_args(checkpoint, frames, height, width)] + [
+        "--model.init_args.sampler.init_args.num_steps", str(steps),
+        "--num_clips", "2", "--prompt", "a cat", "--guide", str(guide), "--output", str(out),
+        "--trainer.accelerator", "cpu", "--progress", "false",
+    ]  # fmt: skip
