@@ -51,6 +51,7 @@ class Extension(ClipByClip):
             f"min_condition_frames must be in [1, condition_frames={condition_frames}], got {min_condition_frames}",
         )
         require(timestep_sampling in ("uniform", "logit_normal"), f"unknown timestep_sampling {timestep_sampling!r}")
+        require(logit_normal[1] > 0, f"logit_normal std must be positive, got {logit_normal[1]}")
         require(
             condition_fill in ("zeros", "nearest"),
             f"condition_fill must be 'zeros' or 'nearest', not {condition_fill!r}",
@@ -64,7 +65,6 @@ class Extension(ClipByClip):
         self.timestep_sampling = timestep_sampling
         self.loss_on_condition = loss_on_condition
         self.condition_fill = condition_fill
-        require(logit_normal[1] > 0, f"logit_normal std must be positive, got {logit_normal[1]}")
         self.logit_normal = tuple(float(v) for v in logit_normal)
 
     def fill_condition(self, latents: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
