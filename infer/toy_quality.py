@@ -26,13 +26,17 @@ def plot(result: dict, path: Path) -> None:
 
     curves = result["curves"]
     x = list(range(1, result["num_clips"] + 1))
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.2))
     ax[0].plot(x, curves["mass"], "o-", label="generated")
     ax[0].plot(x, curves["true_mass"], "k--", label="ground truth")
     ax[0].set(title="sprite-colour mass kept (vs guide)", xlabel="clip", ylim=(0, 1.05))
     ax[0].legend()
     ax[1].plot(x, curves["background"], "o-")
     ax[1].set(title="background error (mean |x - bg|)", xlabel="clip")
+    ax[2].plot(x, curves["position"], "o-", label="generated")
+    ax[2].plot(x, curves["still_position"], "k:", label="guide held still")
+    ax[2].set(title="sprite position error (pixels)", xlabel="clip")
+    ax[2].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -55,6 +59,8 @@ def main() -> None:
     print(f"first-clip sprite mass kept: {result['first_clip_mass_kept']:.3f} (bar: 0.9)")
     print("mass per clip:      ", " ".join(f"{v:.2f}" for v in result["curves"]["mass"]))
     print("background per clip:", " ".join(f"{v:.3f}" for v in result["curves"]["background"]))
+    print("position error (px):", " ".join(f"{v:.1f}" for v in result["curves"]["position"]))
+    print("guide held still:   ", " ".join(f"{v:.1f}" for v in result["curves"]["still_position"]))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ One definition used everywhere (README curves, tests, notebooks):
 - sprite-colour mass: per palette colour, the number of pixels within `tol` (RGB Euclidean) of that colour;
 - sprite mass kept: sum over colours of min(mass in frame, mass in reference) / total mass in reference, so
   fragmenting, blurring, shrinking or recolouring a sprite all lower it, and extra sprites do not raise it;
+- position error: per sprite colour found and truly present, the distance in pixels between the centroid of that
+  colour's pixels and the true sprite centre, mean over colours (NaN where none is found);
 - background error: mean |frame - true background| over pixels that no palette colour claims;
 - colour-histogram distance: half the L1 distance between normalised 4x4x4 RGB histograms, in [0, 1].
 """
@@ -13,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lvg.data.toy_world import PALETTE
+from lvg.data.toy_world import PALETTE, Truth
 
+COLOR_INDEX = {name: i for i, name in enumerate(PALETTE)}
 PALETTE_RGB = torch.tensor(list(PALETTE.values()), dtype=torch.float32)  # [K, 3]
 
 
@@ -66,3 +69,22 @@ def color_histogram(frames, bins: int = 4) -> torch.Tensor:
 def color_histogram_distance(frames, reference, bins: int = 4) -> torch.Tensor:
     """Half L1 distance of each frame's colour histogram to the reference frame's: [F] in [0, 1]."""
     return 0.5 * (color_histogram(frames, bins) - color_histogram(reference, bins)).abs().sum(1)
+
+
+def position_error(frames: torch.Tensor, truth: Truth) -> torch.Tensor:
+    """Per frame, mean centroid distance (pixels) over sprite colours found and truly present; NaN if none: [F]."""
+    labels = palette_labels(frames)
+    h, w = labels.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    out = torch.full((len(frames),), float("nan"))
+    for t in range(len(frames)):
+        errors = []
+        for k, color in enumerate(truth.colors):
+            mask = labels[t] == COLOR_INDEX[color]
+            if not truth.present[t, k] or not mask.any():
+                continue
+            cx, cy = xs[mask].mean() + 0.5, ys[mask].mean() + 0.5  # pixel centres
+            errors.append(float(np.hypot(cx - truth.positions[t, k, 0], cy - truth.positions[t, k, 1])))
+        if errors:
+            out[t] = float(np.mean(errors))
+    return out

@@ -19,12 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lvg.data.toy_world import PALETTE, Truth
+from lvg.data.toy_world import Truth
 from lvg.metrics.base import VideoMetric, as_uint8_frames
-from lvg.metrics.toy_drift import background_error, palette_labels, sprite_color_mass, sprite_mass_kept
+from lvg.metrics.toy_drift import background_error, position_error, sprite_color_mass, sprite_mass_kept
 from lvg.metrics.toy_eval import true_long_video
-
-COLOR_INDEX = {name: i for i, name in enumerate(PALETTE)}
 
 
 @dataclass
@@ -52,25 +50,6 @@ def size_fidelity(frames: torch.Tensor, true_frames: torch.Tensor) -> torch.Tens
     ratio = torch.minimum(gen, true) / torch.maximum(gen, true).clamp(min=1)
     present = true > 0
     return (ratio * present).sum(1) / present.sum(1).clamp(min=1)
-
-
-def position_error(frames: torch.Tensor, truth: Truth) -> torch.Tensor:
-    """Per frame, mean centroid distance (pixels) over sprite colours found and truly present; NaN if none: [F]."""
-    labels = palette_labels(frames)
-    h, w = labels.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
-    out = torch.full((len(frames),), float("nan"))
-    for t in range(len(frames)):
-        errors = []
-        for k, color in enumerate(truth.colors):
-            mask = labels[t] == COLOR_INDEX[color]
-            if not truth.present[t, k] or not mask.any():
-                continue
-            cx, cy = xs[mask].mean() + 0.5, ys[mask].mean() + 0.5  # pixel centres
-            errors.append(float(np.hypot(cx - truth.positions[t, k, 0], cy - truth.positions[t, k, 1])))
-        if errors:
-            out[t] = float(np.mean(errors))
-    return out
 
 
 MEASURES = {

@@ -1,0 +1,31 @@
+from types import SimpleNamespace
+
+import torch
+
+from lvg.metrics.toy_eval import evaluate_toy_drift, true_long_video
+
+
+class ReplayModule:
+    """Stands in for a model: replays the world's true frames (`frozen`: holds the guide still instead), in the
+    chunks `LongVideoModule.generate` yields ([3, n, H, W] in [-1, 1], the given frames first)."""
+
+    def __init__(self, frozen: bool = False) -> None:
+        self.method = SimpleNamespace(condition_frames=2)
+        self.frames_per_clip, self.height, self.frozen = 6, 32, frozen
+
+    def generate(self, request):
+        frames, _ = true_long_video(request.seed, len(request.prompts), 6, 2, 32)
+        if self.frozen:
+            frames = frames[1:2].expand_as(frames)
+        yield from (frames * 2 - 1).permute(1, 0, 2, 3).split(4, dim=1)
+
+
+def test_the_true_video_scores_the_truth_and_a_frozen_guide_scores_the_still_reference():
+    true = evaluate_toy_drift(ReplayModule(), num_seeds=3, num_clips=3)
+    frozen = evaluate_toy_drift(ReplayModule(frozen=True), num_seeds=3, num_clips=3)
+    curves = true["curves"]
+    assert curves["mass"] == curves["true_mass"] and max(curves["background"]) < 1e-6
+    assert max(curves["position"]) < 1.0  # centroids of the true sprites, up to occlusion
+    assert min(curves["still_position"]) > 2.0  # the sprites moved away from where the guide shows them
+    assert torch.allclose(torch.tensor(frozen["curves"]["position"]), torch.tensor(curves["still_position"]))
+    assert frozen["first_clip_position_error"] == frozen["first_clip_still_position_error"]
