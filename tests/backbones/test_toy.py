@@ -111,3 +111,48 @@ def test_x0_output_is_turned_into_the_velocity_and_saved_with_the_weights(tiny_t
     assert torch.equal(again.predict(x, t, cond), v)
     with pytest.raises(LvgError, match="not one of"):
         Toy(width=32, heads=2, output="eps")
+
+
+def test_a_fresh_residual_model_is_the_linear_denoiser_around_the_condition(tmp_path):
+    torch.manual_seed(0)
+    bb = Toy(width=32, layers=1, heads=2, output="residual", sigma_data=0.4)
+    g = torch.Generator().manual_seed(3)
+    x, base = torch.randn(1, 3, 4, 16, 16, generator=g), torch.randn(1, 3, 4, 16, 16, generator=g)
+    cond = bb.conditioning(["a red circle moving right"], base, torch.tensor([[1.0, 1.0, 0.0, 0.0]]))
+    t = torch.tensor([[0.2, 0.5, 0.9, 1.0]])
+    x0_hat = x - t[:, None, :, None, None] * bb.predict(x, t, cond)
+    tt, s2 = t[:, None, :, None, None], 0.4**2
+    c_skip = (1 - tt) * s2 / ((1 - tt) ** 2 * s2 + tt**2)
+    assert torch.allclose(x0_hat, base + c_skip * (x - (1 - tt) * base), atol=1e-5)  # zero output layer
+    bb.save_pretrained(tmp_path / "residual")
+    again = Toy(path=str(tmp_path / "residual"))
+    assert (again.output, again.sigma_data) == ("residual", 0.4)
+    assert torch.equal(again.predict(x, t, cond), bb.predict(x, t, cond))
+
+
+def test_a_trained_residual_model_reads_its_raw_output_as_the_preconditioned_residual(tiny_toy_dir):
+    raw_model = Toy(path=str(tiny_toy_dir))  # velocity output: predict() is the raw network output
+    bb = Toy(path=str(tiny_toy_dir), output="residual", sigma_data=0.5)
+    x, _ = _inputs(bb)
+    base = torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+    cond = bb.conditioning(["a", "b"], base, torch.tensor([[1.0, 0, 0, 0], [1.0, 1.0, 0, 0]]))
+    t = torch.tensor([[0.3, 0.3, 0.3, 0.3], [0.9, 0.9, 0.9, 0.9]])
+    raw = raw_model.predict(x, t, cond)
+    tt = t[:, None, :, None, None]
+    d = (1 - tt) ** 2 * 0.25 + tt**2
+    expected = base + (1 - tt) * 0.25 / d * (x - (1 - tt) * base) + tt * 0.5 / d.sqrt() * raw
+    assert raw.abs().mean() > 0.01
+    assert torch.allclose(x - tt * bb.predict(x, t, cond), expected, atol=1e-5)
+
+
+def test_x0_residual_output_adds_the_condition_latents_to_the_x0_estimate(tiny_toy_dir):
+    raw_model = Toy(path=str(tiny_toy_dir))
+    bb = Toy(path=str(tiny_toy_dir), output="x0_residual", min_t=0.1)
+    x, _ = _inputs(bb)
+    base = torch.randn(x.shape, generator=torch.Generator().manual_seed(6))
+    cond = bb.conditioning(["a", "b"], base, torch.tensor([[1.0, 0, 0, 0], [1.0, 1.0, 0, 0]]))
+    t = torch.tensor([[0.5, 0.5, 0.5, 0.5], [0.2, 0.2, 0.2, 0.2]])
+    tt = t[:, None, :, None, None]
+    assert torch.allclose(x - tt * bb.predict(x, t, cond), raw_model.predict(x, t, cond) + base, atol=1e-5)
+    plain = bb.conditioning(["a", "b"])  # no condition: the plain x0 output
+    assert torch.allclose(x - tt * bb.predict(x, t, plain), raw_model.predict(x, t, plain), atol=1e-5)
