@@ -9,8 +9,9 @@ produced the numbers.
 from lvg.metrics.toy_drift import (
     background_error,
     color_histogram_distance,
+    position_error,
     sprite_color_mass,
     sprite_mass_kept,
 )
 
-__all__ = ["background_error", "color_histogram_distance", "sprite_color_mass", "sprite_mass_kept"]
+__all__ = ["background_error", "color_histogram_distance", "position_error", "sprite_color_mass", "sprite_mass_kept"]
