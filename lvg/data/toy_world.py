@@ -58,6 +58,18 @@ class Truth:
     background: np.ndarray  # [3, H, W] float in [0, 1]
     sprite_masks: np.ndarray = field(repr=False)  # [F, H, W] bool: any sprite covers the pixel
 
+    def at(self, frames) -> Truth:
+        """The truth of some frames only (a slice or a list of frame indices)."""
+        return Truth(
+            self.positions[frames],
+            self.colors,
+            self.shapes,
+            self.radii,
+            self.present[frames],
+            self.background,
+            self.sprite_masks[frames],
+        )
+
     def palette_rgb(self) -> np.ndarray:
         """RGB of each sprite's colour, [K, 3]."""
         return np.array([PALETTE[c] for c in self.colors], dtype=np.float32)
@@ -259,9 +271,7 @@ class ToyWorld:
 
 
 def _slice_truth(t: Truth, start: int) -> Truth:
-    return Truth(
-        t.positions[start:], t.colors, t.shapes, t.radii, t.present[start:], t.background, t.sprite_masks[start:]
-    )
+    return t.at(slice(start, None))
 
 
 def _concat_truth(a: Truth, b: Truth) -> Truth:

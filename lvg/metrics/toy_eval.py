@@ -68,13 +68,13 @@ def evaluate_toy_drift(
         video = (torch.cat(list(module.generate(request)), dim=1).permute(1, 0, 2, 3).cpu() + 1) / 2
         ends = [c - 1 + (i + 1) * step for i in range(num_clips)]  # last frame of each clip
         guide = truth[c - 1]
-        state = true_state(clips, c)
+        at_ends = true_state(clips, c).at(ends)
         rows["mass"].append(sprite_mass_kept(video[ends], guide))
         rows["true_mass"].append(sprite_mass_kept(truth[ends], guide))
         rows["background"].append(background_error(video[ends], clips[0].truth.background))
         rows["histogram"].append(color_histogram_distance(video[ends], truth[0]))
-        rows["position"].append(position_error(video, state)[ends])
-        rows["still_position"].append(position_error(guide.expand_as(truth), state)[ends])
+        rows["position"].append(position_error(video[ends], at_ends))
+        rows["still_position"].append(position_error(guide.expand(len(ends), *guide.shape), at_ends))
     curves = {k: torch.stack(v).nanmean(0).tolist() for k, v in rows.items()}
     return {
         "seeds": [base, base + num_seeds - 1],
