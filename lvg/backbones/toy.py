@@ -105,11 +105,10 @@ class Toy(WanAdapter):
         out = super().predict(x_t, t, cond)
         if self.output == "velocity":
             return out
+        base = 0.0 if cond.latents is None or self.output == "x0" else cond.latents.float()  # residual outputs
         if self.output == "residual":
-            base = 0.0 if cond.latents is None else cond.latents.float()
             return preconditioned_velocity(out, x_t.float(), t.float()[:, None, :, None, None], base, self.sigma_data)
-        if self.output == "x0_residual" and cond.latents is not None:
-            out = out + cond.latents.float()
+        out = out + base
         t = t.float().clamp(min=self.min_t)[:, None, :, None, None]
         return (x_t.float() - out) / t
 
