@@ -33,6 +33,16 @@ class TensorFields:
         """The same condition for a batch n times larger (e.g. search candidates)."""
         return self._map(lambda x: x.repeat_interleave(n, dim=0))
 
+    def concat(self: T, other: T) -> T:
+        """This batch followed by `other`'s (e.g. the two halves of classifier-free guidance)."""
+
+        def join(a, b):
+            if isinstance(a, TensorFields):
+                return a.concat(b)
+            return None if a is None else torch.cat([a, b])
+
+        return replace(self, **{f.name: join(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)})
+
 
 @dataclass
 class Condition(TensorFields):

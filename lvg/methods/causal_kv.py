@@ -38,6 +38,8 @@ class CausalKV(Extension):
             value (e.g. the sampler's last step) re-noises them with the clip's own seeded noise.
         offload: keep the cache in CPU memory; only the selected clips move to the model's device per clip.
         context_grad: in training, let gradients flow through the past clips' K/V (not with gradient checkpointing).
+        condition_guidance, guidance_rescale, guidance_min_t: as for `Extension` (both branches attend to the same
+            past clips; it needs a `none` task in `task_probs` when finetuning).
     """
 
     def __init__(
@@ -51,6 +53,9 @@ class CausalKV(Extension):
         cache_t: float = 0.0,
         offload: bool = False,
         context_grad: bool = True,
+        condition_guidance: float = 1.0,
+        guidance_rescale: float = 0.0,
+        guidance_min_t: float = 0.0,
     ) -> None:
         super().__init__(
             condition_frames,
@@ -59,6 +64,9 @@ class CausalKV(Extension):
             timestep_sampling,
             False,
             condition_fill,
+            condition_guidance=condition_guidance,
+            guidance_rescale=guidance_rescale,
+            guidance_min_t=guidance_min_t,
         )
         require(0 <= cache_t < 1, f"cache_t must be in [0, 1), got {cache_t}")
         self.policy = policy or PromptSimilarity()
@@ -85,7 +93,7 @@ class CausalKV(Extension):
     def clip_denoiser(self, backbone, cond: Condition, selected: list[int]):
         """`make_denoise(n)` for one clip: the backbone's denoiser (the selected clips' K/V are already prepared in
         the cache; a subclass may change how they are obtained)."""
-        return lambda n: backbone.denoiser(cond.repeat(n))
+        return self.guided_denoiser(backbone, cond)
 
     # --- training -------------------------------------------------------------------------------------------
     def loss(self, backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:

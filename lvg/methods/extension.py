@@ -12,6 +12,7 @@ import torch
 from lvg.backbones.base import Condition
 from lvg.errors import require
 from lvg.methods.base import ClipByClip, clip_context, sample_clip
+from lvg.methods.guidance import condition_guided_denoiser
 from lvg.methods.objective import noised_and_target, require_trainable
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
 
@@ -33,6 +34,13 @@ class Extension(ClipByClip):
         condition_fill: what the condition latents hold at frames to generate: `zeros` (§3.3: the condition is
             "padded with zero-filled frames") or `nearest` (each such frame holds the nearest given frame, as SVD
             repeats its guide latent on every frame; an lvg option, so copying stays local in space).
+        condition_guidance: classifier-free guidance scale on the condition frames in generation
+            (`lvg.methods.guidance`; the unconditional branch is the `none` task, so train with it); 1 switches it off.
+            The paper does not say how it samples, so this is an option; it applies to extension backbones (Toy, Wan
+            T2V), as SVD, CogVideoX and Wan I2V guide with their own `guidance_scale`.
+        guidance_rescale: share of the guided output's standard deviation pulled back to the conditional one's (Lin et
+            al. §3.4; 0 is off).
+        guidance_min_t: guide only at flow times t >= this (1 is noise; 0 guides every step).
     """
 
     def __init__(
@@ -44,6 +52,9 @@ class Extension(ClipByClip):
         loss_on_condition: bool = False,
         condition_fill: str = "zeros",
         logit_normal: tuple[float, float] = (0.0, 1.0),
+        condition_guidance: float = 1.0,
+        guidance_rescale: float = 0.0,
+        guidance_min_t: float = 0.0,
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -56,6 +67,12 @@ class Extension(ClipByClip):
             condition_fill in ("zeros", "nearest"),
             f"condition_fill must be 'zeros' or 'nearest', not {condition_fill!r}",
         )
+        require(
+            condition_guidance >= 1,
+            f"condition_guidance must be at least 1 (1 switches it off), got {condition_guidance}",
+        )
+        require(0 <= guidance_rescale <= 1, f"guidance_rescale must be in [0, 1], got {guidance_rescale}")
+        require(0 <= guidance_min_t <= 1, f"guidance_min_t must be in [0, 1], got {guidance_min_t}")
         probs = task_probs or {"first": 0.7, "last": 0.1, "first_last": 0.1, "none": 0.1}
         require(set(probs) <= set(TASKS), f"task_probs keys must be among {TASKS}, got {sorted(probs)}")
         require(abs(sum(probs.values()) - 1) < 1e-6, f"task_probs must sum to 1, got {sum(probs.values())}")
@@ -66,6 +83,23 @@ class Extension(ClipByClip):
         self.loss_on_condition = loss_on_condition
         self.condition_fill = condition_fill
         self.logit_normal = tuple(float(v) for v in logit_normal)
+        self.condition_guidance = float(condition_guidance)
+        self.guidance_rescale = float(guidance_rescale)
+        self.guidance_min_t = float(guidance_min_t)
+
+    def check(self, backbone, frames_per_clip: int, sampler, noise_init) -> None:
+        require(
+            self.condition_guidance == 1 or backbone.is_extension,
+            f"condition_guidance={self.condition_guidance} needs an extension backbone (Toy, Wan T2V); "
+            f"{type(backbone).__name__} takes the guide its own way: set condition_guidance 1 and use the backbone's "
+            "guidance_scale",
+        )
+
+    def guided_denoiser(self, backbone, cond: Condition):
+        """`make_denoise(n)` for one clip: the backbone's denoiser on `cond` for n samples, condition-guided."""
+        return lambda n: condition_guided_denoiser(
+            backbone, cond.repeat(n), self.condition_guidance, self.guidance_rescale, self.guidance_min_t
+        )
 
     def fill_condition(self, latents: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Condition latents [B, C, f, h, w]: the given frames (mask 1), and at the others zeros or the nearest given
@@ -164,9 +198,6 @@ class Extension(ClipByClip):
         """The clip conditioned on `cond_pixels` (condition latents and mask) and its own prompt, decoded."""
         latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
         cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels)
-
-        def make_denoise(n: int):
-            return backbone.denoiser(cond.repeat(n))
-
+        make_denoise = self.guided_denoiser(backbone, cond)
         ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
         return backbone.decode(sample_clip(ctx, noise_init, request))
