@@ -35,8 +35,15 @@ class ChunkwiseI2V(Extension):
     ):
         require(0 <= drop_rate < 1, f"drop_rate must be in [0, 1), got {drop_rate}")
         probs = {"first": 1 - drop_rate, "none": drop_rate} if drop_rate > 0 else {"first": 1.0}
-        guidance = {"guidance_rescale": guidance_rescale, "guidance_min_t": guidance_min_t}
         super().__init__(
-            1, 1, probs, timestep_sampling, False, condition_fill, condition_guidance=condition_guidance, **guidance
+            1,
+            1,
+            probs,
+            timestep_sampling,
+            False,
+            condition_fill,
+            condition_guidance=condition_guidance,
+            guidance_rescale=guidance_rescale,
+            guidance_min_t=guidance_min_t,
         )
         self.drop_rate = drop_rate

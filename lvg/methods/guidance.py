@@ -11,10 +11,10 @@ w = 1 is plain conditional sampling. Both branches run as one batch [uncondition
 
 Two known remedies for what a large w does to colours (measured on the toy world: the background darkens clip after
 clip), both options:
-- `rescale` (Lin et al., 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed", §3.4, eq. 15-16,
-  as diffusers' `rescale_noise_cfg`, which lives in a pipeline module whose import pulls the image processors):
-  the guided output's standard deviation is pulled back towards the conditional
-  one's, by the given share;
+- `rescale` (Lin et al., 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed", §3.4, eq. 15-16):
+  the guided output's standard deviation is pulled back towards the conditional one's, by the given share. It is
+  diffusers' `rescale_noise_cfg` (tested equal), written out because that lives in a pipeline module whose import
+  pulls the image processors (and their warnings) into every `lvg` command;
 - `min_t`: guidance only at flow times t >= min_t (1 is pure noise), as Kynkäänniemi et al. (2024, "Applying
   Guidance in a Limited Interval Improves Sample and Distribution Quality") limit it to an interval; below it the
   conditional branch alone is used.
