@@ -45,6 +45,42 @@ def test_a_candidate_scores_as_its_worst_frame():
     assert one_bad.item() == pytest.approx(only_bad.item())
 
 
+def square_scene(colour, background=(0.45, 0.45, 0.5), side=8):
+    """A 32x32 image in [-1, 1]: one square of `colour` (RGB in [0, 1]) on a flat background."""
+    image = torch.tensor(background)[:, None, None].repeat(1, 32, 32)
+    image[:, 4 : 4 + side, 4 : 4 + side] = torch.tensor(colour)[:, None, None]
+    return image * 2 - 1
+
+
+def test_colours_come_from_the_guide_and_a_small_shift_keeps_them():
+    # an off-palette colour on the 0.5 edge of a 4-level grid: a nudge across the edge is the same colour
+    guide = square_scene((0.9, 0.51, 0.1))
+    nudged = square_scene((0.88, 0.48, 0.12))
+    shrunk = square_scene((0.9, 0.51, 0.1), side=4)
+    recoloured = square_scene((0.1, 0.51, 0.9))
+    scorer = ColourConsistencyScorer(background_weight=0.0)
+    assert len(scorer.guide_colours((guide + 1) / 2)) == 1
+    scores = scorer(torch.cat([clip_of(x) for x in (nudged, shrunk, recoloured)]), guide)
+    assert scores[0] == pytest.approx(1.0)
+    assert scores[1] == pytest.approx(16 / 64)  # a quarter of the square's pixels
+    assert scores[2] == pytest.approx(0.0)
+
+
+def test_a_guide_without_salient_colour_is_scored_by_its_background_alone():
+    grey = square_scene((0.5, 0.5, 0.5))
+    tinted = square_scene((0.5, 0.5, 0.5), background=(0.55, 0.45, 0.5))
+    scores = ColourConsistencyScorer()(torch.cat([clip_of(grey), clip_of(tinted)]), grey)
+    assert scores[0] == pytest.approx(1.0)
+    assert scores[1] < scores[0] - 0.05
+
+
+def test_the_colour_proxy_refuses_bad_settings():
+    with pytest.raises(LvgError, match="tolerance"):
+        ColourConsistencyScorer(tolerance=0)
+    with pytest.raises(LvgError, match="saturation"):
+        ColourConsistencyScorer(saturation=1.5)
+
+
 @pytest.fixture(scope="module")
 def tiny_clip_dir(tmp_path_factory):
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
