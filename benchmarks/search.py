@@ -82,16 +82,19 @@ def bench_cost(steps: int, k: int, m: int, repeats: int) -> list[dict]:
         "restart_sequential": {"candidates": m, "k": k, "max_batch": 1},
         "prefix_batched": {"candidates": m, "k": k, "strategy": "prefix"},
     }
-    seconds = {}
+    request = GenerationRequest(torch.zeros(1, 3, 1, 32, 32), ["x"], 8)
+    runs = {}
     for name, search in configs.items():
         module = toy_module(steps, search)
         ctx, _ = first_chunk_context(module, 900_000)
-        request = GenerationRequest(torch.zeros(1, 3, 1, 32, 32), ["x"], 8)
         sample_clip(ctx, module.noise_init, request)  # warm-up
-        tic = time.perf_counter()
-        for _ in range(repeats):
-            sample_clip(ctx, module.noise_init, request)
-        seconds[name] = (time.perf_counter() - tic) / repeats
+        runs[name] = (ctx, module.noise_init)
+    seconds = dict.fromkeys(configs, 0.0)
+    for _ in range(repeats):  # configurations interleaved: a machine whose speed drifts biases no ratio
+        for name, (ctx, noise_init) in runs.items():
+            tic = time.perf_counter()
+            sample_clip(ctx, noise_init, request)
+            seconds[name] += (time.perf_counter() - tic) / repeats
     naive = seconds["naive"]
     records = [record("search/naive_chunk_seconds", naive, "s", True, f"s={steps}, one chunk, toy checkpoint")]
     for name in ("restart_batched", "restart_sequential", "prefix_batched"):
