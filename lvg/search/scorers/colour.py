@@ -24,7 +24,6 @@ ground truth over candidates was 0.44 (benchmarks/README.md, "k-step noise searc
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from lvg.errors import require
 from lvg.search.scorers.base import Scorer, frames_first
@@ -76,12 +75,17 @@ class ColourConsistencyScorer(Scorer):
         """Images [..., 3, H, W] in [0, 1] -> saturation above the threshold [..., H, W]."""
         return images.max(dim=-3).values - images.min(dim=-3).values > self.saturation
 
-    def colour_counts(self, images: torch.Tensor, colours: torch.Tensor) -> torch.Tensor:
-        """Pixels per guide colour [B, K]: each pixel within `tolerance` of its nearest colour counts for it."""
-        pixels = images.flatten(2).transpose(1, 2)  # [B, HW, 3]
-        dist = torch.cdist(pixels, colours[None].expand(len(images), -1, -1))  # [B, HW, K]
-        best, index = dist.min(dim=2)
-        return (F.one_hot(index, len(colours)) * (best <= self.tolerance)[..., None]).sum(1).float()
+    def colour_counts(self, images: torch.Tensor, colours: torch.Tensor, chunk: int = 16) -> torch.Tensor:
+        """Pixels per guide colour [B, K]: each pixel within `tolerance` of its nearest colour counts for it. Images
+        go `chunk` at a time, so the distances held are [chunk, H * W, K], not the whole batch's."""
+        counts = []
+        for part in images.split(chunk):
+            pixels = part.flatten(2).transpose(1, 2)  # [b, HW, 3]
+            best, index = torch.cdist(pixels, colours[None].expand(len(part), -1, -1)).min(dim=2)
+            index = index.masked_fill(best > self.tolerance, len(colours))  # unmatched: an extra bin, dropped
+            total = torch.zeros(len(part), len(colours) + 1, device=part.device)
+            counts.append(total.scatter_add_(1, index, torch.ones_like(best))[:, :-1])
+        return torch.cat(counts)
 
     def background_mean(self, images: torch.Tensor) -> torch.Tensor:
         """Mean colour [B, 3] of the unsaturated pixels."""
