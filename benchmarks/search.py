@@ -115,12 +115,13 @@ def bench_scorer(steps: int, k: int, m: int, worlds: int) -> list[dict]:
     kept by the full runs (in the chunk's last frame, and in its worst frame as eq. 4 reduces), mean over worlds; and
     the mass kept in the last frame by the candidate the scorer picks, against candidate 0 (naive) and the best."""
     from lvg.metrics.toy_drift import sprite_mass_kept
+    from lvg.search import KStepSearch
     from lvg.search.base import draw_noise
 
-    modules = {s: toy_module(steps, {"candidates": m, "k": k, "strategy": s}) for s in ("restart", "prefix")}
-    module = modules["restart"]
-    rhos = {(s, t): [] for s in modules for t in ("last", "worst")}
-    picked, first, best = {s: [] for s in modules}, [], []
+    module = toy_module(steps, None)  # one backbone; each strategy's previews run on the same chunk contexts
+    searches = {s: KStepSearch(candidates=m, k=k, strategy=s) for s in ("restart", "prefix")}
+    rhos = {(s, t): [] for s in searches for t in ("last", "worst")}
+    picked, first, best = {s: [] for s in searches}, [], []
     for w in range(worlds):
         ctx, clip = first_chunk_context(module, 900_000 + w)
         drawn = [draw_noise(ctx, j) for j in range(m)]  # the full runs are the same for both strategies
@@ -131,8 +132,8 @@ def bench_scorer(steps: int, k: int, m: int, worlds: int) -> list[dict]:
         truth = {"last": kept[:, -1], "worst": kept.min(1).values}
         first.append(truth["last"][0])
         best.append(truth["last"].max())
-        for strategy, mod in modules.items():
-            scores = mod.noise_init.preview(ctx, list(range(m)))[0]
+        for strategy, search in searches.items():
+            scores = search.preview(ctx, list(range(m)))[0]
             picked[strategy].append(truth["last"][int(scores.argmax())])
             for t, values in truth.items():
                 if values.std() > 0 and scores.std() > 0:
@@ -145,7 +146,7 @@ def bench_scorer(steps: int, k: int, m: int, worlds: int) -> list[dict]:
         records.append(record(name, sum(values) / max(len(values), 1), "rho", False, note + "; aim >= 0.5"))
     mean = lambda xs: float(torch.stack(xs).mean())  # noqa: E731
     records.append(record("search/first_chunk_mass_candidate0", mean(first), "mass kept", False, setting))
-    for strategy in modules:
+    for strategy in searches:
         records.append(
             record(f"search/first_chunk_mass_picked_{strategy}", mean(picked[strategy]), "mass kept", False, setting)
         )
