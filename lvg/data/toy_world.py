@@ -1,8 +1,15 @@
 """The toy world: sprites moving and bouncing over a background, deterministic by seed, with exact ground truth.
 
 A world is simulated frame by frame. `video(n)` renders a short clip; `long_video(...)` renders consecutive clips
-whose prompts change at every clip boundary (a sprite turns, or a new sprite enters). Frames are float RGB in
-[0, 1], shape [F, 3, H, W]; the ground truth (positions, colours, sizes, shapes, background) comes with them.
+whose prompts change at every clip boundary (a sprite turns, or a new sprite enters); `continuation(...)` renders one
+training clip shaped like such a boundary. Frames are float RGB in [0, 1], shape [F, 3, H, W]; the ground truth
+(positions, colours, sizes, shapes, background) comes with them.
+
+Motion is on the pixel lattice (world v2): a sprite moves `speed` whole pixels per frame along each axis of one of
+the eight compass directions its caption names, and bounces by reflection at the walls, so every frame is an exact
+translation of the sprite masks and the caption alone fixes the velocity. A small model can then learn to
+extrapolate the motion from two given frames (or one frame and the caption), which the v1 world's sub-pixel speeds
+with hard-edged rendering did not allow.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ PALETTE: dict[str, tuple[float, float, float]] = {
 }
 SHAPES = ("circle", "square", "triangle", "diamond")
 DIRECTIONS = ("right", "down right", "down", "down left", "left", "up left", "up", "up right")
+STEPS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))  # unit (dx, dy) per direction
+HELD_OUT_SEEDS = range(900_000, 1_000_000)  # evaluation worlds (toy quality, notebooks, benchmarks); never trained on
 
 
 @dataclass
@@ -90,9 +99,9 @@ class ToyWorld:
         seed: int,
         resolution: int = 32,
         min_sprites: int = 1,
-        max_sprites: int = 4,
-        radius: tuple[float, float] = (0.14, 0.2),
-        speed: tuple[float, float] = (0.6, 1.5),
+        max_sprites: int = 3,
+        radius: tuple[float, float] = (0.12, 0.18),
+        speed: int = 1,
         background: str = "gradient",
     ) -> None:
         require(resolution >= 8, f"toy world resolution {resolution} is too small: use at least 8 pixels")
@@ -103,11 +112,15 @@ class ToyWorld:
         require(
             background in ("gradient", "textured"), f"background must be 'gradient' or 'textured', not {background!r}"
         )
+        require(
+            isinstance(speed, int) and 1 <= speed <= resolution // 8,
+            f"toy world speed {speed!r} must be a whole number of pixels per frame in [1, {resolution // 8}]",
+        )
         self.rng = np.random.default_rng(seed)
         self.resolution = resolution
         self.max_sprites = max_sprites
         self.radius_range = (radius[0] * resolution, radius[1] * resolution)
-        self.speed_range = speed
+        self.speed = speed
         self.background = self._make_background(background)
         self.sprites: list[Sprite] = []
         self.history: list[Sprite] = []  # every sprite ever present, in order of appearance
@@ -121,36 +134,38 @@ class ToyWorld:
         free = [o for o in options if o not in used]
         return str(self.rng.choice(free if free else list(options)))
 
+    def bounds(self, radius: float) -> tuple[int, int]:
+        """The lattice positions a sprite centre may take: it stays whole inside the frame."""
+        return math.ceil(radius), self.resolution - math.ceil(radius)
+
     def _add_sprite(self, entering: bool) -> None:
         """A new sprite with a colour not on screen; `entering` starts it at an edge, moving inwards."""
-        res, (rmin, rmax) = self.resolution, self.radius_range
+        rmin, rmax = self.radius_range
         r = float(self.rng.uniform(rmin, rmax))
-        speed = float(self.rng.uniform(*self.speed_range))
+        lo, hi = self.bounds(r)
         color = self._unused(list(PALETTE), {s.color for s in self.sprites})
         shape = str(self.rng.choice(SHAPES))
         if entering:
             edge = int(self.rng.integers(4))
-            along = float(self.rng.uniform(r, res - r))
-            x, y, angle = [
-                (r, along, 0.0),
-                (res - r, along, math.pi),
-                (along, r, math.pi / 2),
-                (along, res - r, -math.pi / 2),
-            ][edge]
-            angle += float(self.rng.uniform(-0.6, 0.6))
+            along = int(self.rng.integers(lo, hi + 1))
+            across = int(self.rng.integers(-1, 2))  # the sideways component of the inward direction
+            x, y, dx, dy = [(lo, along, 1, across), (hi, along, -1, across), (along, lo, across, 1),
+                            (along, hi, across, -1)][edge]  # fmt: skip
         else:
-            x, y = (float(v) for v in self.rng.uniform(r, res - r, size=2))
-            angle = float(self.rng.uniform(0, 2 * math.pi))
-        sprite = Sprite(shape, color, x, y, speed * math.cos(angle), speed * math.sin(angle), r)
+            for _ in range(20):  # starting sprites apart where there is room (occlusion blurs every measure)
+                x, y = (int(v) for v in self.rng.integers(lo, hi + 1, size=2))
+                if all(math.hypot(x - o.x, y - o.y) > r + o.radius + 2 for o in self.sprites):
+                    break
+            dx, dy = STEPS[int(self.rng.integers(len(STEPS)))]
+        sprite = Sprite(shape, color, float(x), float(y), float(dx * self.speed), float(dy * self.speed), r)
         self.sprites.append(sprite)
         self.history.append(sprite)
 
     def _turn_sprite(self) -> None:
-        """Rotate one sprite's velocity by 90 degrees either way, or reverse it."""
+        """Rotate one sprite's velocity by 90 degrees either way, or reverse it (exact on the lattice)."""
         s = self.sprites[int(self.rng.integers(len(self.sprites)))]
-        angle = float(self.rng.choice([math.pi / 2, -math.pi / 2, math.pi]))
-        c, n = math.cos(angle), math.sin(angle)
-        s.vx, s.vy = c * s.vx - n * s.vy, n * s.vx + c * s.vy
+        turn = int(self.rng.integers(3))
+        s.vx, s.vy = [(-s.vy, s.vx), (s.vy, -s.vx), (-s.vx, -s.vy)][turn]
 
     def event(self, enter_prob: float = 0.35) -> None:
         """A clip-boundary event: a new sprite enters (while there is room) or a sprite turns."""
@@ -159,17 +174,21 @@ class ToyWorld:
         else:
             self._turn_sprite()
 
+    def boundary_event(self, previous_prompt: str, enter_prob: float = 0.35) -> None:
+        """The event at a clip boundary: `event`, then more turns while the caption still reads `previous_prompt`
+        (a bounce inside the last clip may have pre-empted the change), so the next clip's prompt differs."""
+        self.event(enter_prob)
+        for _ in range(3):
+            if self.caption() != previous_prompt:
+                break
+            self._turn_sprite()
+
     def step(self) -> None:
-        """Advance one frame; sprites bounce off the walls."""
-        res = self.resolution
+        """Advance one frame; sprites bounce off the walls by reflection, staying on the lattice."""
         for s in self.sprites:
-            s.x, s.y = s.x + s.vx, s.y + s.vy
-            if s.x < s.radius or s.x > res - s.radius:
-                s.vx = -s.vx
-                s.x = float(np.clip(s.x, s.radius, res - s.radius))
-            if s.y < s.radius or s.y > res - s.radius:
-                s.vy = -s.vy
-                s.y = float(np.clip(s.y, s.radius, res - s.radius))
+            lo, hi = self.bounds(s.radius)
+            s.x, s.vx = _reflect(s.x + s.vx, s.vx, lo, hi)
+            s.y, s.vy = _reflect(s.y + s.vy, s.vy, lo, hi)
 
     def caption(self) -> str:
         return " and ".join(s.caption() for s in self.sprites)
@@ -258,23 +277,35 @@ class ToyWorld:
         clips = [self.video(frames_per_clip)]
         for _ in range(num_clips - 1):
             prev = clips[-1]
-            self.event(enter_prob)
-            for _ in range(3):  # a bounce inside the last clip may have pre-empted the change: turn again
-                if self.caption() != prev.prompt:
-                    break
-                self._turn_sprite()
+            self.boundary_event(prev.prompt, enter_prob)
             new = self.video(frames_per_clip - overlap)
             frames = torch.cat([prev.frames[frames_per_clip - overlap :], new.frames])
-            truth = _concat_truth(_slice_truth(prev.truth, frames_per_clip - overlap), new.truth)
+            truth = concat_truth(prev.truth.at(slice(frames_per_clip - overlap, None)), new.truth)
             clips.append(Clip(frames, new.prompt, truth))
         return clips
 
+    def continuation(self, num_frames: int, given: int, event_prob: float, enter_prob: float = 0.35) -> Clip:
+        """A training clip shaped like clip i > 0 of `long_video(overlap=given)`: `given` frames, then (with
+        probability `event_prob`) a clip-boundary event, then the rest; the prompt describes the clip's new frames,
+        so a model learns to follow a turn or an entry that its prompt names."""
+        require(0 < given < num_frames, f"given frames {given} must be in [1, num_frames={num_frames})")
+        head = self.video(given)
+        if self.rng.random() < event_prob:
+            self.boundary_event(head.prompt, enter_prob)
+        tail = self.video(num_frames - given)
+        return Clip(torch.cat([head.frames, tail.frames]), tail.prompt, concat_truth(head.truth, tail.truth))
 
-def _slice_truth(t: Truth, start: int) -> Truth:
-    return t.at(slice(start, None))
+
+def _reflect(position: float, velocity: float, lo: int, hi: int) -> tuple[float, float]:
+    """A coordinate moved past a wall, mirrored back inside [lo, hi], and its velocity (reversed on a bounce)."""
+    if position < lo:
+        return 2 * lo - position, -velocity
+    if position > hi:
+        return 2 * hi - position, -velocity
+    return position, velocity
 
 
-def _concat_truth(a: Truth, b: Truth) -> Truth:
+def concat_truth(a: Truth, b: Truth) -> Truth:
     """Join two truths; b may know more sprites than a (one entered in between)."""
     k = len(b.colors)
     pad = k - len(a.colors)
@@ -301,3 +332,25 @@ def toy_start(
     )
     start = clips[0].frames[:overlap].permute(1, 0, 2, 3)[None] * 2 - 1
     return start, [clip.prompt for clip in clips], clips
+
+
+def true_frames(clips: list[Clip], overlap: int) -> torch.Tensor:
+    """The continuous true frames [T, 3, H, W] in [0, 1] of consecutive clips (overlaps counted once)."""
+    return torch.cat([clips[0].frames] + [c.frames[overlap:] for c in clips[1:]])
+
+
+def true_state(clips: list[Clip], overlap: int) -> Truth:
+    """The ground truth of consecutive clips as one long video (overlaps counted once), frame for frame with
+    `true_frames`."""
+    truth = clips[0].truth
+    for clip in clips[1:]:
+        truth = concat_truth(truth, clip.truth.at(slice(overlap, None)))
+    return truth
+
+
+def true_long_video(
+    seed: int, num_clips: int, frames_per_clip: int, overlap: int, resolution: int, max_sprites: int = 3
+) -> tuple[torch.Tensor, Truth]:
+    """The true frames [T, 3, H, W] in [0, 1] and ground truth of the toy long video `toy_start` begins."""
+    _, _, clips = toy_start(seed, num_clips, frames_per_clip, overlap, resolution, max_sprites)
+    return true_frames(clips, overlap), true_state(clips, overlap)

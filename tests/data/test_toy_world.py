@@ -24,6 +24,7 @@ def test_frames_shape_range_and_resolution():
 def test_sprite_count_between_min_and_max():
     counts = {len(ToyWorld(s, min_sprites=1, max_sprites=4).sprites) for s in range(60)}
     assert counts == {1, 2, 3, 4}
+    assert max(len(ToyWorld(s).sprites) for s in range(60)) == 3  # the default world has at most 3
 
 
 def test_truth_masks_are_exactly_the_sprite_coloured_pixels():
@@ -35,17 +36,49 @@ def test_truth_masks_are_exactly_the_sprite_coloured_pixels():
     np.testing.assert_array_equal(clip.truth.background, ToyWorld(3, max_sprites=3).background)
 
 
-def test_positions_follow_velocity_and_stay_inside():
-    world = ToyWorld(5, resolution=32)
+def test_motion_is_on_the_pixel_lattice_and_bounces_by_reflection():
+    clip = ToyWorld(5, resolution=32, max_sprites=3).video(60)
+    pos = clip.truth.positions  # [F, K, 2]
+    assert np.array_equal(pos, np.round(pos))  # whole pixels
+    steps = np.abs(np.diff(pos, axis=0))
+    assert set(np.unique(steps)) <= {0.0, 1.0}  # speed 1: one pixel per frame along each axis
+    for k, r in enumerate(clip.truth.radii):
+        lo, hi = np.ceil(r), 32 - np.ceil(r)
+        assert (pos[:, k] >= lo).all() and (pos[:, k] <= hi).all()
+    touched = (pos == np.ceil(clip.truth.radii)[None, :, None]) | (
+        pos == 32 - np.ceil(clip.truth.radii)[None, :, None]
+    )
+    assert touched.any()  # 60 frames reach a wall: the bounce happened inside the range
+
+
+def test_a_lone_sprite_moves_as_an_exact_translation_of_its_mask():
+    world = ToyWorld(12, resolution=32, min_sprites=1, max_sprites=1)
     s = world.sprites[0]
-    x0, vx = s.x, s.vx
-    clip = world.video(40)
-    pos = clip.truth.positions[:, 0]
-    if s.radius < x0 + vx < 32 - s.radius:
-        assert pos[1, 0] == pytest.approx(x0 + vx, abs=1e-4)
-    r = clip.truth.radii[0]
-    assert (pos[:, 0] >= r - 1e-4).all() and (pos[:, 0] <= 32 - r + 1e-4).all()
-    assert np.abs(np.diff(pos[:, 1])).max() > 0  # it moves
+    clip = world.video(2)
+    dx, dy = (clip.truth.positions[1, 0] - clip.truth.positions[0, 0]).astype(int)
+    moved = np.roll(clip.truth.sprite_masks[0], (dy, dx), axis=(0, 1))
+    np.testing.assert_array_equal(moved, clip.truth.sprite_masks[1])
+    assert (abs(dx), abs(dy)) != (0, 0) and s.direction() in clip.prompt
+
+
+def test_a_continuation_clip_is_shaped_like_a_later_clip_of_a_long_video():
+    plain = ToyWorld(9).continuation(8, given=2, event_prob=0.0)
+    assert plain.frames.shape[0] == 8 and plain.truth.positions.shape[0] == 8
+    changed = [ToyWorld(s).continuation(8, given=2, event_prob=1.0) for s in range(6)]
+    heads = [ToyWorld(s).video(2).prompt for s in range(6)]
+    assert all(c.prompt != h for c, h in zip(changed, heads))  # the prompt names the state after the event
+    for s, c in zip(range(6), changed):
+        np.testing.assert_array_equal(c.frames[:2].numpy(), ToyWorld(s).video(2).frames.numpy())
+
+
+def test_training_worlds_never_include_the_held_out_evaluation_worlds():
+    from lvg.data.toy import world_seed
+    from lvg.data.toy_world import HELD_OUT_SEEDS
+
+    seeds = [world_seed(0, i) for i in range(HELD_OUT_SEEDS.start - 5, HELD_OUT_SEEDS.stop + 5)]
+    assert not set(seeds) & set(HELD_OUT_SEEDS)
+    assert len(set(seeds)) == len(seeds)
+    assert world_seed(0, 7) == 7  # below the range: unchanged, so earlier data stays as it was
 
 
 def test_caption_names_each_sprite_colour_shape_and_direction():
@@ -75,6 +108,8 @@ def test_bad_world_parameters_give_one_line_error():
         ToyWorld(0, min_sprites=3, max_sprites=2)
     with pytest.raises(LvgError, match="background"):
         ToyWorld(0, background="stripes")
+    with pytest.raises(LvgError, match="whole number of pixels"):
+        ToyWorld(0, speed=1.5)
 
 
 def test_datamodule_batches_are_deterministic_per_epoch_and_fresh_across_epochs():
