@@ -157,7 +157,7 @@ def bench_scorer(steps: int, k: int, m: int, worlds: int) -> list[dict]:
 @torch.no_grad()
 def bench_drift(steps: int, k: int, m: int, seeds: int, clips: int) -> tuple[list[dict], dict]:
     """Naive vs k-step over `clips` chunks on `seeds` held-out worlds: per-chunk means and paired differences."""
-    from lvg.metrics.toy_eval import evaluate_toy_drift
+    from lvg.evaluation.toy_quality import evaluate_toy_drift
 
     naive = evaluate_toy_drift(toy_module(steps, None), num_seeds=seeds, num_clips=clips)
     kstep = evaluate_toy_drift(toy_module(steps, {"candidates": m, "k": k}), num_seeds=seeds, num_clips=clips)

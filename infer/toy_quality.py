@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from lvg.backbones import Toy
+from lvg.evaluation.toy_quality import evaluate_toy_drift
 from lvg.methods import Extension
-from lvg.metrics.toy_eval import evaluate_toy_drift
 from lvg.module import LongVideoModule
 from lvg.sampling import SchedulerSampler
 

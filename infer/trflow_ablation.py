@@ -4,7 +4,7 @@ Table 3: an image-quality proxy per T-RFlow interval ([0, 1] = plain Euler, [0, 
 [0.3, 1] is table 3's [0, 0.7] if the paper's time axis runs from noise (0) to clean (1): its text says [0, 0.7]
 drops the late, high-frequency steps, which with t = 1 as noise (Wan's convention, ours) are the steps near t = 0.
 Table 4: the same proxy per stretch of a long video (per-clip drift), baseline [0, 1] against the others.
-On the toy world the proxy is measured against the ground truth (lvg.metrics.toy_eval): sprite-colour mass kept
+On the toy world the proxy is measured against the ground truth (lvg.evaluation.toy_quality): sprite-colour mass kept
 relative to the guide (higher is better: blur, fading and recolouring all lower it) and background error (lower is
 better), on the last frame of every clip, averaged over held-out worlds.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 from jsonargparse import ArgumentParser
 
-from lvg.metrics.toy_eval import HELD_OUT_SEED_BASE, evaluate_toy_drift
+from lvg.evaluation.toy_quality import HELD_OUT_SEED_BASE, evaluate_toy_drift
 from lvg.module import LongVideoModule
 from lvg.sampling import TRFlowSampler
 from lvg.video import write_json_atomic

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from lvg.data.toy_world import true_long_video
 from lvg.errors import LvgError
 from lvg.metrics.toy_curves import CURVES, segment_means, toy_frame_curves
-from lvg.metrics.toy_eval import true_long_video
 
 
 def _true_video(seed=3, clips=3, frames=6, c=2, res=16):

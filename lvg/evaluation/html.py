@@ -14,6 +14,7 @@ import html
 import json
 from pathlib import Path
 
+from lvg.evaluation.trust import CANNOT_JUDGE
 from lvg.evaluation.webm import encode_many
 from lvg.video import read_video
 
@@ -108,7 +109,10 @@ def write_html_report(report: dict, path: Path, scale: int | None = None) -> Pat
         for m, e in report["per_method"].items()
     )
     sources = "".join(
-        f"<li><b>{html.escape(n)}</b>: {html.escape(i['source'])}</li>" for n, i in report["metrics"].items()
+        f"<li><b>{html.escape(n)}</b>: {html.escape(i['source'])}"
+        + (f" <b>{html.escape(CANNOT_JUDGE)}</b>" if not i.get("judges_toy_video", True) else "")
+        + "</li>"
+        for n, i in report["metrics"].items()
     )
     plots = "".join(
         f'<img alt="{html.escape(n)}" src="{_data_uri(Path(p).read_bytes(), "image/png")}">'

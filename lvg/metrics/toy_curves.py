@@ -2,9 +2,10 @@
 `lvg.metrics.toy_drift`), for plots over frame index (the progressive paper's figure 3 shape) that compare methods
 whose clips have different lengths.
 
-Per generated frame (the given start frames are left out): `mass_kept` (sprite-colour mass kept relative to the
-guide, the last given frame; higher is better), `background_error` (against the true background; lower is better)
-and `histogram_distance` (colour histogram against the world's first true frame; lower is better).
+Per generated frame (the given start frames are left out): `mass_kept` (sprite mass kept relative to the guide, the
+last given frame, less stray pixels of its colours; higher is better), `background_error` (against the true
+background, off the true sprites; lower is better) and `histogram_distance` (colour histogram against the world's
+first true frame; lower is better).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ def toy_frame_curves(frames: np.ndarray, sidecar: dict) -> dict[str, np.ndarray]
     truth = toy_truth(int(start["toy_seed"]), len(sidecar["clips"]), int(sidecar["frames_per_clip"]), c,
                       int(sidecar["height"]))  # fmt: skip
     x = torch.from_numpy(np.ascontiguousarray(as_uint8_frames(frames)[c:])).permute(0, 3, 1, 2).float() / 255
+    masks = truth.truth.sprite_masks[c : c + len(x)]
     return {
         "mass_kept": sprite_mass_kept(x, truth.frames[truth.guide_index]).numpy(),
-        "background_error": background_error(x, truth.truth.background).numpy(),
+        "background_error": background_error(x, truth.truth.background, masks).numpy(),
         "histogram_distance": color_histogram_distance(x, truth.frames[0]).numpy(),
     }
 

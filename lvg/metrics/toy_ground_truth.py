@@ -1,12 +1,14 @@
 """Toy-world ground-truth metrics, per frame, weight-free (definitions in `lvg.metrics.toy_drift`):
 
-- `toy_mass_kept`: sprite-colour mass kept relative to the guide frame (colour fidelity; higher is better);
-- `toy_size_fidelity`: per sprite colour present in the true frame, min(generated, true) / max(generated, true)
-  pixel count, mean over colours (a sprite grown or shrunk scores lower);
-- `toy_position_error`: per sprite colour present in both, the distance in pixels between the centroid of that
-  colour's generated pixels and the true sprite centre, mean over colours; undefined (skipped) where no colour is
-  found (lower is better; occlusion biases centroids, so it is a drift indicator, not an exact position);
-- `toy_background_error`: mean |frame - true background| off sprites (lower is better).
+- `toy_mass_kept`: sprite mass kept relative to the guide frame, less stray pixels of its colours (higher is
+  better; blind to position);
+- `toy_size_fidelity`: per sprite colour visible in the true frame, min/max of the generated sprite's and the true
+  pixel count, less the stray share (a sprite grown, shrunk or scattered scores lower; blind to position);
+- `toy_position_error`: per sprite visible in the true frame, the distance in pixels between its colour's sprite
+  centroid and the true centre, a sprite not found counting as the frame diagonal (lower is better; occlusion biases
+  centroids, so it is a drift indicator, not an exact position);
+- `toy_background_error`: mean |frame - true background| off the true sprites (lower is better; blind to a missing
+  sprite).
 
 A range scores the mean over its frames where defined; the aggregate is the mean over videos. The truth comes from
 the toy world the video was started from (`toy_truth`), continued by the true physics.
@@ -19,10 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lvg.data.toy_world import Truth
+from lvg.data.toy_world import Truth, true_long_video
 from lvg.metrics.base import VideoMetric, as_uint8_frames
-from lvg.metrics.toy_drift import background_error, position_error, sprite_color_mass, sprite_mass_kept
-from lvg.metrics.toy_eval import true_long_video
+from lvg.metrics.toy_drift import background_error, position_error, size_fidelity, sprite_mass_kept
 
 
 @dataclass
@@ -42,14 +43,6 @@ def toy_truth(toy_seed: int, num_clips: int, frames_per_clip: int, condition_fra
 
 def _float_frames(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(as_uint8_frames(frames))).permute(0, 3, 1, 2).float() / 255
-
-
-def size_fidelity(frames: torch.Tensor, true_frames: torch.Tensor) -> torch.Tensor:
-    """Per frame, mean over colours present in the true frame of min/max of generated and true pixel counts: [F]."""
-    gen, true = sprite_color_mass(frames), sprite_color_mass(true_frames)
-    ratio = torch.minimum(gen, true) / torch.maximum(gen, true).clamp(min=1)
-    present = true > 0
-    return (ratio * present).sum(1) / present.sum(1).clamp(min=1)
 
 
 MEASURES = {
@@ -80,8 +73,8 @@ class ToyMeasure(VideoMetric):
         if self.name == "toy_size_fidelity":
             return size_fidelity(x, true)
         if self.name == "toy_position_error":
-            return position_error(x, truth.truth)
-        return background_error(x, truth.truth.background)
+            return position_error(x, truth.truth.at(slice(0, n)), true)
+        return background_error(x, truth.truth.background, truth.truth.sprite_masks[:n])
 
     def score(self, prepared: torch.Tensor, start: int, end: int) -> float | None:
         values = prepared[start:end]

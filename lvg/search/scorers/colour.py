@@ -8,9 +8,12 @@ and a background that drifts in tint. Per frame:
 
 - guide colours: the guide's saturated pixels (max - min channel, in [0, 1], above `saturation`) grouped greedily,
   densest first, into colours no further than `tolerance` (RGB Euclidean) from their centre, a guide pixel's colour;
-- guide-colour mass kept: each pixel within `tolerance` of its nearest guide colour counts for that colour;
-  mass kept = sum over colours of min(frame's count, guide's count) / guide's total, so a fragmented, shrunk, blurred
-  or recoloured sprite lowers it and extra colour does not raise it;
+- guide-colour mass kept: each pixel within `tolerance` of its nearest guide colour has that colour; a colour's
+  sprite is its largest 8-connected component, its other pixels are stray; mass kept = sum over colours of
+  (min(frame's sprite, guide's sprite) - frame's stray) / the guide's sprites (`lvg.metrics.toy_drift.mass_kept`),
+  so a fragmented, shrunk, blurred or recoloured sprite lowers it, extra colour does not raise it, and noise in the
+  guide's colours makes it negative (counting every pixel of a colour, as a first version did, scored palette noise
+  as half the mass kept);
 - background tint change: L1 distance between the mean colours of the frame's and the guide's unsaturated pixels.
 
 A candidate's score is its worst frame's (the min over frames of eq. 4).
@@ -23,9 +26,11 @@ ground truth over candidates was 0.44 (benchmarks/README.md, "k-step noise searc
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from lvg.errors import require
+from lvg.metrics.toy_drift import ColourBlobs, label_blobs, mass_kept
 from lvg.search.scorers.base import Scorer, frames_first
 
 
@@ -75,17 +80,19 @@ class ColourConsistencyScorer(Scorer):
         """Images [..., 3, H, W] in [0, 1] -> saturation above the threshold [..., H, W]."""
         return images.max(dim=-3).values - images.min(dim=-3).values > self.saturation
 
-    def colour_counts(self, images: torch.Tensor, colours: torch.Tensor, chunk: int = 16) -> torch.Tensor:
-        """Pixels per guide colour [B, K]: each pixel within `tolerance` of its nearest colour counts for it. Images
-        go `chunk` at a time, so the distances held are [chunk, H * W, K], not the whole batch's."""
-        counts = []
+    def colour_labels(self, images: torch.Tensor, colours: torch.Tensor, chunk: int = 16) -> np.ndarray:
+        """Per pixel, the index of its nearest guide colour within `tolerance`, else -1: [B, H, W]. Images go `chunk`
+        at a time, so the distances held are [chunk, H * W, K], not the whole batch's."""
+        labels = []
         for part in images.split(chunk):
             pixels = part.flatten(2).transpose(1, 2)  # [b, HW, 3]
             best, index = torch.cdist(pixels, colours[None].expand(len(part), -1, -1)).min(dim=2)
-            index = index.masked_fill(best > self.tolerance, len(colours))  # unmatched: an extra bin, dropped
-            total = torch.zeros(len(part), len(colours) + 1, device=part.device)
-            counts.append(total.scatter_add_(1, index, torch.ones_like(best))[:, :-1])
-        return torch.cat(counts)
+            labels.append(index.masked_fill(best > self.tolerance, -1).view(len(part), *part.shape[-2:]).cpu())
+        return torch.cat(labels).numpy()
+
+    def blobs(self, images: torch.Tensor, colours: torch.Tensor) -> ColourBlobs:
+        """Each guide colour's sprite and stray pixels per image (`lvg.metrics.toy_drift.label_blobs`)."""
+        return label_blobs(self.colour_labels(images, colours), len(colours))
 
     def background_mean(self, images: torch.Tensor) -> torch.Tensor:
         """Mean colour [B, 3] of the unsaturated pixels."""
@@ -99,8 +106,8 @@ class ColourConsistencyScorer(Scorer):
         images = ((frames_first(frames).float() + 1) / 2).clamp(0, 1)
         colours = self.guide_colours(guide)
         if len(colours):
-            reference = self.colour_counts(guide[None], colours)
-            kept = torch.minimum(self.colour_counts(images, colours), reference).sum(1) / reference.sum().clamp(min=1)
+            kept = mass_kept(self.blobs(images, colours), self.blobs(guide[None], colours).sprite[0])
+            kept = kept.to(images.device)
         else:  # nothing salient in the guide: only the background can drift
             kept = torch.ones(len(images), device=images.device)
         tint = (self.background_mean(images) - self.background_mean(guide[None])).abs().sum(1)

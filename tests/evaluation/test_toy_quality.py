@@ -2,7 +2,8 @@ from types import SimpleNamespace
 
 import torch
 
-from lvg.metrics.toy_eval import evaluate_toy_drift, true_long_video
+from lvg.data.toy_world import true_long_video
+from lvg.evaluation.toy_quality import evaluate_toy_drift
 
 
 class ReplayModule:
@@ -25,6 +26,7 @@ def test_the_true_video_scores_the_truth_and_a_frozen_guide_scores_the_still_ref
     frozen = evaluate_toy_drift(ReplayModule(frozen=True), num_seeds=3, num_clips=3)
     curves = true["curves"]
     assert curves["mass"] == curves["true_mass"] and max(curves["background"]) < 1e-6
+    assert min(curves["size"]) == 1.0
     assert max(curves["position"]) < 1.0  # centroids of the true sprites, up to occlusion
     assert min(curves["still_position"]) > 2.0  # the sprites moved away from where the guide shows them
     assert torch.allclose(torch.tensor(frozen["curves"]["position"]), torch.tensor(curves["still_position"]))
