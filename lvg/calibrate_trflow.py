@@ -27,6 +27,7 @@ from lvg.metrics.af import average_frequency
 from lvg.sampling.scheduler_loop import SchedulerSampler
 from lvg.sampling.trflow import TRFlowSampler, TRFlowState, kept_steps, trflow_weights
 from lvg.search.gaussian import GaussianNoise
+from lvg.seeding import evaluation_seed
 from lvg.video import write_json_atomic
 
 REFERENCES = ("full", "t_high")
@@ -147,7 +148,7 @@ def calibrate_trflow(
     intervals = [ref] + [(t_low, t_high) for t_low in t_lows]
     try:
         per_world = [
-            intervals_af(module, intervals, world, seed * 1_000_003 + index, base, estimate)
+            intervals_af(module, intervals, world, evaluation_seed(seed, index), base, estimate)
             for index, world in enumerate(worlds)
         ]
     finally:

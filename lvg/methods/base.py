@@ -9,6 +9,7 @@ import torch
 
 from lvg.sampling.scheduler_loop import StepCallback
 from lvg.search.base import ClipContext
+from lvg.seeding import clip_seed
 
 
 @dataclass
@@ -36,11 +37,6 @@ class GenerationRequest:
     @property
     def num_clips(self) -> int:
         return len(self.prompts)
-
-
-def clip_seed(seed: int, clip_index: int) -> int:
-    """Each clip draws from its own seed, so any clip can be regenerated (and a run resumed) alone."""
-    return seed * 1_000_003 + clip_index
 
 
 def sample_clip(ctx: ClipContext, noise_init, request: GenerationRequest) -> torch.Tensor:

@@ -24,6 +24,7 @@ from lvg.methods.base import GenerationRequest, clip_context, sample_clip
 from lvg.methods.extension import Extension
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
+from lvg.seeding import stream_seed
 
 
 class CausalKV(Extension):
@@ -182,5 +183,5 @@ class CausalKV(Extension):
         ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
         with backbone.frame_offset(position):
             x0 = sample_clip(ctx, noise_init, request)
-            self.record_clip(backbone, x0, cond, index, ctx.seed + 1)
+            self.record_clip(backbone, x0, cond, index, stream_seed(ctx.seed, "cache_noise"))
         return backbone.decode(x0)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from lvg.errors import require
-from lvg.methods.base import GenerationRequest, Method, clip_seed
+from lvg.methods.base import GenerationRequest, Method
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.progressive import (
     chunk_columns,
@@ -36,6 +36,7 @@ from lvg.noise.progressive import (
 )
 from lvg.sampling.per_frame_euler import euler_rows
 from lvg.search.gaussian import GaussianNoise
+from lvg.seeding import clip_seed, generator
 
 LEVEL_GRIDS = ("linear", "scheduler")
 
@@ -241,8 +242,8 @@ class Progressive(Method):
             first, levels = window_levels(iteration, num_units, stages, k)
             newest = first + levels.shape[1] - 1
             if newest == iteration:  # a unit enters at level N: fresh noise from its own generator
-                generator = torch.Generator().manual_seed(clip_seed(request.seed, newest))
-                window = torch.cat([window, torch.randn(unit_shape, generator=generator).to(device)], dim=2)
+                noise = torch.randn(unit_shape, generator=generator(clip_seed(request.seed, newest)))
+                window = torch.cat([window, noise.to(device)], dim=2)
             prompt = request.prompts[newest // units_per_chunk]
             if prompt != text:  # encoded again only when the text changes
                 text, cond = prompt, backbone.conditioning([prompt])

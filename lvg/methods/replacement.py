@@ -18,13 +18,11 @@ from __future__ import annotations
 import torch
 
 from lvg.errors import require
-from lvg.methods.base import ClipByClip, clip_context, clip_seed, sample_clip
+from lvg.methods.base import ClipByClip, clip_context, sample_clip
 from lvg.methods.progressive import pixel_frames
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
-from lvg.search.base import candidate_generator
-
-REPLACEMENT_NOISE_STREAM = 1 << 20  # a candidate index no search uses: the re-noising draws of eq. 3
+from lvg.seeding import clip_seed, generator, stream_seed
 
 
 class Replacement(ClipByClip):
@@ -98,13 +96,13 @@ class Replacement(ClipByClip):
 
         def make(n: int):
             c = cond.repeat(n)
-            generator = candidate_generator(seed, REPLACEMENT_NOISE_STREAM)
+            stream = generator(stream_seed(seed, "replacement_noise"))
 
             def denoise(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
                 x, t = x.clone(), t.clone()
                 ref = given.expand(x.shape[0], -1, -1, -1, -1)
                 if self.noised:
-                    noise = torch.randn(ref.shape, generator=generator).to(x.device, x.dtype)
+                    noise = torch.randn(ref.shape, generator=stream).to(x.device, x.dtype)
                     x[:, :, :e] = flow_match_xt(ref, noise, t[:, :e])
                 else:
                     x[:, :, :e] = ref

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from lvg.sampling.scheduler_loop import Denoise, Generators, SamplingState
+from lvg.seeding import candidate_seed, generator
 
 
 @dataclass
@@ -54,14 +55,12 @@ class NoiseInit:
 
 
 def candidate_generator(clip_seed: int, candidate: int) -> torch.Generator:
-    """Candidate j's own generator: candidate 0 is the clip's plain seed (so m = 1 is the naive run), the others
-    are spread by a large odd multiplier. A fresh generator per run is the paper's "set manual seed before every
-    k-step and full-step sampling" (§4.1)."""
-    seed = clip_seed if candidate == 0 else (clip_seed + candidate * 0x9E3779B97F4A7C15) % (2**63)
-    return torch.Generator().manual_seed(seed)
+    """Candidate j's own generator (`lvg.seeding.candidate_seed`: candidate 0 is the clip's plain seed, so m = 1 is
+    the naive run)."""
+    return generator(candidate_seed(clip_seed, candidate))
 
 
 def draw_noise(ctx: ClipContext, candidate: int = 0) -> tuple[torch.Tensor, torch.Generator]:
     """Candidate `candidate`'s starting noise, and its generator positioned after the draw (for the step noise)."""
-    generator = candidate_generator(ctx.seed, candidate)
-    return torch.randn(ctx.shape, generator=generator), generator
+    gen = candidate_generator(ctx.seed, candidate)
+    return torch.randn(ctx.shape, generator=gen), gen

@@ -8,9 +8,9 @@ from lvg.backbones import Toy
 from lvg.backbones.base import Condition
 from lvg.errors import LvgError
 from lvg.methods import GenerationRequest, Progressive
-from lvg.methods.base import clip_seed
 from lvg.sampling import SchedulerSampler, euler_rows
 from lvg.search import KStepSearch
+from lvg.seeding import clip_seed
 
 
 class FrozenBackbone:
