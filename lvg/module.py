@@ -22,6 +22,7 @@ from lvg.methods.base import GenerationRequest, Method
 from lvg.sampling.scheduler_loop import SchedulerSampler
 from lvg.search.base import NoiseInit
 from lvg.search.gaussian import GaussianNoise
+from lvg.seeding import generator, step_seed
 
 
 class LongVideoModule(L.LightningModule):
@@ -79,8 +80,7 @@ class LongVideoModule(L.LightningModule):
     # --- training -------------------------------------------------------------------------------------------
     def _step_generator(self, batch_idx: int, offset: int = 0) -> torch.Generator:
         """Noise/timesteps of a step depend only on (seed, epoch, batch, rank): resuming replays them exactly."""
-        key = (self.seed, self.current_epoch, batch_idx, self.global_rank, offset)
-        return torch.Generator().manual_seed(hash(key) % (2**63))
+        return generator(step_seed(self.seed, self.current_epoch, batch_idx, self.global_rank, offset))
 
     @staticmethod
     def _batch_video(batch: dict) -> torch.Tensor:
@@ -132,6 +132,13 @@ class LongVideoModule(L.LightningModule):
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def configure_callbacks(self) -> list:
+        """Callbacks every fit has: exact resume (SIGTERM saves a checkpoint) and the report of undecodable videos."""
+        from lvg.callbacks.data_report import UnreadableVideoReport
+        from lvg.callbacks.exact_resume import ExactResume
+
+        return [ExactResume(), UnreadableVideoReport()]
 
     def configure_model(self) -> None:
         """Under Lightning's ModelParallelStrategy, shard the backbone's network with FSDP2 (lvg.scale); a no-op

@@ -1,32 +1,45 @@
 """ToyWorldData: the embedded default LightningDataModule, procedural toy-world clips generated on the fly.
 
 Sample i of epoch e is the world with seed (seed, e * samples_per_epoch + i): fresh data every epoch, the same data
-after a resume. Validation worlds come from a disjoint seed range (held out).
+after a resume. Validation worlds come from a disjoint seed range, and no training or validation world is one of the
+evaluation worlds (`HELD_OUT_SEEDS`).
 """
 
 from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
-from lvg.data.toy_world import ToyWorld
+from lvg.data.sampling import EpochSampler, ResumableTraining
+from lvg.data.toy_world import HELD_OUT_SEEDS, ToyWorld
 from lvg.errors import require
 
 VALIDATION_SEED_OFFSET = 1_000_000_000
 
 
 def world_seed(seed: int, index: int) -> int:
-    return seed * 2_147_483_647 + index
+    """The seed of sample `index` of data seeded `seed`; the evaluation worlds' range is skipped."""
+    value = seed * 2_147_483_647 + index
+    return value + len(HELD_OUT_SEEDS) if value >= HELD_OUT_SEEDS.start else value
 
 
 class ToyClips(Dataset):
     """Short clips {video [3, F, H, W] in [-1, 1], prompt, seed}; long-video mode gives {clips [N, 3, F, H, W],
-    prompts [N]} of consecutive clips overlapping by `overlap` frames."""
+    prompts [N]} of consecutive clips overlapping by `overlap` frames. With `continuation` {given, event_prob,
+    enter_prob} a short clip is shaped like a long video's later clip (`ToyWorld.continuation`)."""
 
-    def __init__(self, seed: int, size: int, frames_per_clip: int, world_args: dict, long_video: dict | None = None):
+    def __init__(
+        self,
+        seed: int,
+        size: int,
+        frames_per_clip: int,
+        world_args: dict,
+        long_video: dict | None = None,
+        continuation: dict | None = None,
+    ) -> None:
         self.seed, self.size, self.frames_per_clip = seed, size, frames_per_clip
-        self.world_args, self.long_video = world_args, long_video
+        self.world_args, self.long_video, self.continuation = world_args, long_video, continuation
 
     def __len__(self) -> int:
         return self.size
@@ -38,25 +51,11 @@ class ToyClips(Dataset):
             clips = world.long_video(frames_per_clip=self.frames_per_clip, **self.long_video)
             video = torch.stack([c.frames for c in clips]).permute(0, 2, 1, 3, 4) * 2 - 1
             return {"clips": video, "prompts": [c.prompt for c in clips], "seed": seed}
-        clip = world.video(self.frames_per_clip)
+        if self.continuation:
+            clip = world.continuation(self.frames_per_clip, **self.continuation)
+        else:
+            clip = world.video(self.frames_per_clip)
         return {"video": clip.frames.permute(1, 0, 2, 3) * 2 - 1, "prompt": clip.prompt, "seed": seed}
-
-
-class EpochSampler(Sampler[int]):
-    """Indices [e * n, (e + 1) * n) in epoch e (Lightning calls `set_epoch`): new worlds each epoch, no RNG state."""
-
-    def __init__(self, n: int, offset: int = 0) -> None:
-        self.n, self.offset, self.epoch = n, offset, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        start = self.offset + self.epoch * self.n
-        return iter(range(start, start + self.n))
-
-    def __len__(self) -> int:
-        return self.n
 
 
 def collate(items: list[dict]) -> dict:
@@ -68,7 +67,7 @@ def collate(items: list[dict]) -> dict:
     return out
 
 
-class ToyWorldData(L.LightningDataModule):
+class ToyWorldData(ResumableTraining, L.LightningDataModule):
     """Toy-world clips for training and validation.
 
     Args:
@@ -77,7 +76,10 @@ class ToyWorldData(L.LightningDataModule):
         seed: base seed of the worlds.
         min_sprites, max_sprites, radius, speed, background: the world's parameters (see `ToyWorld`).
         long_video: yield sequences of `num_clips` clips with per-clip prompts instead of single clips.
-        num_clips, overlap, enter_prob: long-video mode parameters.
+        num_clips, overlap, enter_prob: long-video mode parameters (`enter_prob` also for boundary events).
+        event_prob: single clips only: the share of clips with a clip-boundary event (a turn or an entry) after
+            their first `overlap` frames, prompted with the state after it, as a long video's later clips are
+            (`ToyWorld.continuation`); 0 gives plain clips.
     """
 
     def __init__(
@@ -89,14 +91,15 @@ class ToyWorldData(L.LightningDataModule):
         val_samples: int = 16,
         seed: int = 0,
         min_sprites: int = 1,
-        max_sprites: int = 4,
-        radius: tuple[float, float] = (0.14, 0.2),
-        speed: tuple[float, float] = (0.6, 1.5),
+        max_sprites: int = 3,
+        radius: tuple[float, float] = (0.12, 0.18),
+        speed: int = 1,
         background: str = "gradient",
         long_video: bool = False,
         num_clips: int = 4,
         overlap: int = 2,
         enter_prob: float = 0.35,
+        event_prob: float = 0.0,
         num_workers: int = 0,
     ) -> None:
         super().__init__()
@@ -108,31 +111,45 @@ class ToyWorldData(L.LightningDataModule):
             min_sprites=min_sprites,
             max_sprites=max_sprites,
             radius=tuple(radius),
-            speed=tuple(speed),
+            speed=speed,
             background=background,
         )
         ToyWorld(seed, **self.world_args)  # validate the world's parameters now, with one clear error
         self.long_video = dict(num_clips=num_clips, overlap=overlap, enter_prob=enter_prob) if long_video else None
+        require(0 <= event_prob <= 1, f"event_prob must be in [0, 1], got {event_prob}")
+        require(
+            event_prob == 0 or 0 < overlap < frames_per_clip,
+            f"event_prob needs 0 < overlap < frames_per_clip (the frames before the event), got overlap {overlap}",
+        )
+        self.continuation = (
+            dict(given=overlap, event_prob=event_prob, enter_prob=enter_prob)
+            if event_prob > 0 and not long_video
+            else None
+        )
 
-    def _loader(self, size: int, offset: int) -> DataLoader:
+    def _loader(self, sampler: EpochSampler) -> DataLoader:
         hp = self.hparams
-        data = ToyClips(hp.seed, offset + size * 10_000, hp.frames_per_clip, self.world_args, self.long_video)
+        data = ToyClips(
+            hp.seed, sampler.offset + sampler.n * 10_000, hp.frames_per_clip, self.world_args, self.long_video,
+            self.continuation,
+        )  # fmt: skip
         return DataLoader(
             data,
             batch_size=hp.batch_size,
-            sampler=EpochSampler(size, offset),
+            sampler=sampler,
             collate_fn=collate,
             num_workers=hp.num_workers,
             persistent_workers=hp.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.hparams.samples_per_epoch, 0)
+        sampler = EpochSampler(self.hparams.samples_per_epoch)
+        self.resume_sampler(sampler, self.hparams.batch_size)
+        return self._loader(sampler)
 
     def val_dataloader(self) -> DataLoader:
-        loader = self._loader(self.hparams.val_samples, VALIDATION_SEED_OFFSET)
-        loader.sampler.set_epoch = lambda epoch: None  # the same held-out worlds every validation
-        return loader
+        """The same held-out worlds every validation."""
+        return self._loader(EpochSampler(self.hparams.val_samples, VALIDATION_SEED_OFFSET, fresh_per_epoch=False))
 
     def test_dataloader(self) -> DataLoader:
         return self.val_dataloader()

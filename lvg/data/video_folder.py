@@ -23,17 +23,17 @@ import csv
 import json
 import math
 import random
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
+from lvg.console import warn
 from lvg.data.frames import probe, read_frames
+from lvg.data.sampling import EpochSampler, ResumableTraining
 from lvg.data.toy import collate
 from lvg.errors import LvgError, require
 
@@ -168,7 +168,26 @@ class VideoClips(Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict:
-        video, first = self.items[index]
+        """Sample `index`; a window whose video cannot be decoded (an intact header over a corrupt body passes the
+        probe) is replaced by the next readable one, and the sample names the videos it replaced under
+        `unreadable` (counted and reported at each epoch's end); none readable is one clear error."""
+        if not -len(self.items) <= index < len(self.items):
+            raise IndexError(index)  # (iteration over the dataset ends here)
+        unreadable = []
+        for step in range(len(self.items)):
+            video, first = self.items[(index + step) % len(self.items)]
+            try:
+                sample = self.sample(video, first)
+            except LvgError:
+                unreadable.append(video.path)
+                continue
+            return {**sample, "unreadable": unreadable}
+        raise LvgError(
+            f"none of the {len({v.path for v, _ in self.items})} videos can be decoded (e.g. {unreadable[0]!r}): "
+            "their files are corrupt; re-encode or remove them"
+        )
+
+    def sample(self, video: Video, first: int) -> dict:
         frames = read_frames(video.path, source_indices(video, self.fps, first, self.window))
         frames = resize_frames(frames, self.resolution, self.resize)  # [3, window, H, W]
         rate = self.fps or video.native_fps
@@ -189,7 +208,7 @@ def window_length(frames_per_clip: int, long_video: tuple[int, int] | None) -> i
     return frames_per_clip + (num_clips - 1) * (frames_per_clip - overlap)
 
 
-class VideoFolderData(L.LightningDataModule):
+class VideoFolderData(ResumableTraining, L.LightningDataModule):
     """Clips of the videos in a folder, with captions from a CSV or JSONL index (format: see the module docstring).
 
     Args:
@@ -254,7 +273,7 @@ class VideoFolderData(L.LightningDataModule):
 
     def _skip(self, path: Path, reason: str) -> None:
         self.skipped.append(str(path))
-        warnings.warn(f"skipping video {str(path)!r}: {reason}", stacklevel=3)
+        warn(f"skipping video {str(path)!r}: {reason}")
 
     def _probe(self, root: Path, row: dict) -> Video | None:
         """The row's video with its length and frame rate, or None (with a warning) if it cannot be used."""
@@ -289,7 +308,6 @@ class VideoFolderData(L.LightningDataModule):
         rows = read_index(index)
         self.skipped = []
         videos = [v for v in (self._probe(root, row) for row in rows) if v is not None]
-        rank_zero_info(f"VideoFolderData: {len(videos)} videos from {index}, {len(self.skipped)} skipped")
         require(
             videos,
             f"none of the {len(rows)} videos listed in {str(index)!r} can be used (missing, unreadable or too short, "
@@ -300,25 +318,27 @@ class VideoFolderData(L.LightningDataModule):
         args = (hp.frames_per_clip, hp.fps, self.resolution, hp.resize, self.long_video)
         self.val_dataset, self.train_dataset = VideoClips(videos[:n_val], *args), VideoClips(videos[n_val:], *args)
 
-    def _loader(self, data: VideoClips, shuffle: bool) -> DataLoader:
+    def _loader(self, data: VideoClips, sampler: EpochSampler) -> DataLoader:
         hp = self.hparams
         return DataLoader(
             data,
             batch_size=hp.batch_size,
-            shuffle=shuffle,
-            generator=torch.Generator().manual_seed(hp.seed) if shuffle else None,
+            sampler=sampler,
             collate_fn=collate,
             num_workers=hp.num_workers,
             persistent_workers=hp.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
+        """The training windows, shuffled per epoch from (seed, epoch) (`lvg.data.sampling`: exact resume)."""
         self.setup()
-        return self._loader(self.train_dataset, shuffle=True)
+        sampler = EpochSampler(len(self.train_dataset), shuffle_seed=self.hparams.seed)
+        self.resume_sampler(sampler, self.hparams.batch_size)
+        return self._loader(self.train_dataset, sampler)
 
     def val_dataloader(self) -> DataLoader:
         self.setup()
-        return self._loader(self.val_dataset, shuffle=False)
+        return self._loader(self.val_dataset, EpochSampler(len(self.val_dataset), fresh_per_epoch=False))
 
     def test_dataloader(self) -> DataLoader:
         return self.val_dataloader()

@@ -3,7 +3,10 @@
 import json
 import os
 import warnings
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from helpers.videos import frame_indices, green_fraction, write_video
@@ -88,13 +91,12 @@ def test_resize_crop_keeps_aspect_stretch_does_not(folder, tmp_path):
     assert frame_indices(crop_clip) == frame_indices(stretch_clip) == [0, 3, 6, 9]
 
 
-def test_bad_files_are_skipped_with_one_warning_each(folder, tmp_path):
+def test_bad_files_are_skipped_with_one_warning_each(folder, tmp_path, capsys):
     listed = rows("ab") + rows(["corrupt", "missing", "short"])
     dm = data(folder, tmp_path, listed, val_fraction=0)
-    with pytest.warns(UserWarning) as caught:
-        dm.setup()
-    messages = [str(w.message) for w in caught if "skipping video" in str(w.message)]
-    assert len(messages) == 3 and all("\n" not in m for m in messages)
+    dm.setup()
+    messages = capsys.readouterr().err.strip().splitlines()  # one `lvg: warning:` line each, nothing else
+    assert len(messages) == 3 and all(m.startswith("lvg: warning: skipping video") for m in messages)
     assert any("not found" in m for m in messages) and any("shorter than one clip" in m for m in messages)
     assert sorted(p.split("/")[-1] for p in dm.skipped) == ["corrupt.mp4", "missing.mp4", "short.mp4"]
     assert sorted({it["path"].split("/")[-1] for it in dm.train_dataset}) == ["a.mp4", "b.mp4"]
@@ -174,3 +176,55 @@ def test_a_file_decord_mis_sizes_is_read_with_pyav(tmp_path):
     assert dm.skipped == []
     windows = sorted(frame_indices(b["video"][0]) for b in dm.train_dataloader())
     assert windows == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+
+
+def test_a_video_whose_body_is_corrupt_is_replaced_at_read_time_counted_and_reported(folder, tmp_path, capsys):
+    """An intact header over a corrupt body passes the probe; reading it gives another sample, and each epoch's end
+    reports how many were replaced (the run goes on)."""
+    from lvg.callbacks.data_report import UnreadableVideoReport
+
+    broken = write_noise_video(folder / "broken.mp4", frames=48)
+    data_bytes = bytearray(broken.read_bytes())
+    start, end = data_bytes.find(b"mdat"), data_bytes.find(b"moov")  # the frames, then the index (header) after
+    a, b = start + int((end - start) * 0.7), start + int((end - start) * 0.97)
+    data_bytes[a:b] = np.random.default_rng(0).integers(0, 256, b - a, dtype=np.uint8).tobytes()
+    broken.write_bytes(bytes(data_bytes))  # header and first frames intact, the last frames garbage
+    dm = data(folder, tmp_path, rows("ab") + rows(["broken"]), val_fraction=0, batch_size=1)
+    dm.setup()
+    assert "broken.mp4" in {Path(v.path).name for v, _ in dm.train_dataset.items}  # the probe let it through
+    samples = [dm.train_dataset[i] for i in range(len(dm.train_dataset))]
+    replaced = [s for s in samples if s["unreadable"]]
+    assert replaced and all(Path(s["path"]).name != "broken.mp4" for s in replaced)  # its readable windows stay
+    report = UnreadableVideoReport()
+    trainer = SimpleNamespace(current_epoch=0, is_global_zero=True)
+    report.on_train_epoch_start(trainer, None)
+    for i, sample in enumerate(samples):
+        report.on_train_batch_end(trainer, None, None, {"unreadable": [sample["unreadable"]]}, i)
+    report.on_train_epoch_end(trainer, None)
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    failed = sum(len(s["unreadable"]) for s in samples)
+    assert line.startswith(f"lvg: warning: epoch 0: {failed} windows of 1 videos could not be decoded and were")
+
+
+def write_noise_video(path, frames: int, height: int = 40, width: int = 56):
+    """An H.264 mp4 of random frames (every frame its own large packet, so a corrupt byte range hits a few)."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        rng = np.random.default_rng(0)
+        for _ in range(frames):
+            frame = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def test_every_video_unreadable_at_read_time_is_one_clear_error(folder, tmp_path):
+    dm = data(folder, tmp_path, rows("ab"), val_fraction=0)
+    dm.setup()
+    for name in ("a.mp4", "b.mp4"):
+        (folder / name).write_bytes(b"\x00" * 4096)
+    with pytest.raises(LvgError, match="none of the 2 videos can be decoded"):
+        dm.train_dataset[0]
