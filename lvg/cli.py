@@ -1,7 +1,10 @@
 """The `lvg` command: LightningCLI (`fit | validate | test`) plus `lvg generate` and `lvg calibrate-trflow` on the same
 config machinery, and `lvg evaluate` (routed to `lvg.evaluation.cli`).
 
-Bad input raises `LvgError`; `main` prints it as one line (`lvg: error: ...`) and exits with code 2.
+Bad input raises `LvgError` (a parser error becomes one too, `lvg.cli_errors`); `main` prints it as one line
+(`lvg: error: ...`) and exits with code 2. A SIGTERM during `lvg fit` saves a resumable checkpoint and exits with 143
+(`lvg.callbacks.exact_resume`). `--verbose` (anywhere on the line) or LVG_VERBOSE=1 lets the libraries' logs through
+(`lvg.console`).
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ from pathlib import Path
 from lightning.pytorch import Trainer
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from lvg import console
+from lvg.callbacks.exact_resume import SIGTERM_EXIT_CODE
+from lvg.cli_errors import parser_errors_as_one_line
 from lvg.errors import LvgError
+from lvg.fit_resume import keep_csv_logs, resolve_last
 from lvg.module import LongVideoModule
+from lvg.safe_load import check_checkpoint_file, load_weights_only
 from lvg.scale import check_strategy
 from lvg.tracking import log_context_table, log_search_table
 
@@ -168,12 +177,9 @@ def place_for_generation(model: LongVideoModule, device) -> None:
 
 
 def load_weights(model: LongVideoModule, ckpt_path: str) -> None:
-    """Load a Lightning checkpoint's state dict into `model`, with one clear error if it is missing or foreign."""
-    import torch
-
-    if not Path(ckpt_path).is_file():
-        raise LvgError(f"checkpoint {ckpt_path!r} does not exist: give the path of a .ckpt written by `lvg fit`")
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=False).get("state_dict", {})
+    """Load a Lightning checkpoint's state dict into `model` (weights only: nothing in the file runs), with one clear
+    error if it is missing, corrupt, needs code to load, or is foreign."""
+    state = load_weights_only(ckpt_path).get("state_dict", {})
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing and len(missing) == len(model.state_dict()):
         raise LvgError(f"checkpoint {ckpt_path!r} holds no weights of this model: check the config matches it")
@@ -191,10 +197,32 @@ class LvgCLI(LightningCLI):
         backbone, method, sampler and noise init, so Lightning's re-parse of them fails (`lvg fit --ckpt_path
         file.ckpt`). Weights, optimizer, loop and RNG state still come from the checkpoint."""
 
+    def parse_arguments(self, parser, args) -> None:
+        """jsonargparse's own parsing; an error it would print as a usage dump becomes one `LvgError` line."""
+        with parser_errors_as_one_line(list(args or sys.argv[1:])):
+            super().parse_arguments(parser, args)
+
     def before_instantiate_classes(self) -> None:
-        """A distributed strategy this machine cannot run fails here with one line (lvg.scale)."""
+        """Checks before anything is built: a distributed strategy this machine cannot run (lvg.scale), a training
+        config given to a generation command, and `--ckpt_path last` resolved to this root's newest checkpoint with
+        its logger continued (lvg.fit_resume)."""
         cfg = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        if self.subcommand in ("generate", "calibrate-trflow") and cfg.get("data") is not None:
+            raise LvgError(
+                f"this is a training config (it has a data block): `lvg {self.subcommand}` takes a generation config "
+                "(configs/*/generate*.yaml), or remove the data block"
+            )
         check_strategy(cfg.get("trainer") or {}, cfg.get("model"))
+        if self.subcommand in ("fit", "validate", "test"):
+            resolve_last(cfg)
+            if cfg.get("ckpt_path") is not None and not Path(cfg["ckpt_path"]).is_dir():
+                check_checkpoint_file(cfg["ckpt_path"])  # before config.yaml or any log is written
+
+    def before_fit(self) -> None:
+        """A resumed run's CSV log keeps its rows before the checkpoint's step (lvg.fit_resume)."""
+        ckpt = self.config_init[self.subcommand].get("ckpt_path")
+        if ckpt is not None and Path(ckpt).is_file():
+            keep_csv_logs(self.trainer.loggers, ckpt)
 
     def before_generate(self) -> None:
         cfg = self.config.get(self.subcommand)
@@ -215,25 +243,30 @@ def _check_config_paths(argv: list[str]) -> None:
 
 def run_cli(args: list[str] | None = None) -> LvgCLI:
     """Build and run the CLI (what `lvg` does), raising LvgError on bad input."""
-    argv = sys.argv[1:] if args is None else args
-    _check_config_paths(argv)
+    _check_config_paths(sys.argv[1:] if args is None else args)
     return LvgCLI(
         LongVideoModule,
         trainer_class=LvgTrainer,
         subclass_mode_model=True,
         subclass_mode_data=True,
         save_config_kwargs={"overwrite": True},
-        args=argv,
+        args=args,
         auto_configure_optimizers=False,
     )
 
 
 def find_lvg_error(exc: BaseException | None) -> LvgError | None:
-    """The LvgError behind `exc`, if any (jsonargparse re-raises errors from class instantiation as ValueError)."""
+    """The user error behind `exc`, if any: an LvgError (jsonargparse re-raises errors from class instantiation as
+    ValueError), or Lightning's MisconfigurationException (trainer options that contradict each other)."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, LvgError):
             return exc
+        if isinstance(exc, MisconfigurationException):
+            said = " ".join(str(exc).split())[:400].rstrip(".")
+            return LvgError(f"{said}: change the trainer options in the config")
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
@@ -241,13 +274,18 @@ def find_lvg_error(exc: BaseException | None) -> LvgError | None:
 
 def main(args: list[str] | None = None) -> None:
     argv = sys.argv[1:] if args is None else [str(a) for a in args]
+    verbose = "--verbose" in argv or console.is_verbose()
+    argv = [a for a in argv if a != "--verbose"]
+    console.configure(verbose)
     try:
         if argv[:1] == ["evaluate"]:  # `lvg evaluate`: no model, its own parser (lvg.evaluation.cli)
             from lvg.evaluation.cli import run_evaluate
 
             run_evaluate(argv[1:])
             return
-        run_cli(args)
+        run_cli(None if args is None and "--verbose" not in sys.argv else argv)
+    except SIGTERMException:  # the checkpoint was saved and said (lvg.callbacks.exact_resume)
+        sys.exit(SIGTERM_EXIT_CODE)
     except Exception as e:
         lvg_error = find_lvg_error(e)
         if lvg_error is None:

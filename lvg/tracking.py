@@ -20,8 +20,7 @@ class AutoWandbLogger(WandbLogger):
 
     def __init__(self, project: str = "lvg", offline: bool | None = None, log_model: bool = False, **kwargs) -> None:
         offline = (not wandb_has_key()) if offline is None else offline
-        if offline:
-            os.environ.setdefault("WANDB_MODE", "offline")
+        if offline:  # WandbLogger(offline=True) runs wandb in offline mode (no network)
             log_model = False  # WandbLogger refuses log_model in offline mode
         super().__init__(project=project, offline=offline, log_model=log_model, **kwargs)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jsonargparse import ActionConfigFile, ArgumentParser
 
+from lvg.cli_errors import parser_errors_as_one_line
 from lvg.evaluation.inputs import METRIC_NAMES
 from lvg.evaluation.metric_set import Models
 from lvg.evaluation.run import evaluate
@@ -24,7 +25,8 @@ def parser() -> ArgumentParser:
 
 
 def run_evaluate(argv: list[str]) -> dict:
-    cfg = parser().parse_args(argv)
+    with parser_errors_as_one_line(["evaluate", *argv]):
+        cfg = parser().parse_args(argv)
     init = parser().instantiate_classes(cfg)
     report = evaluate(
         list(cfg.inputs),

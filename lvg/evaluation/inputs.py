@@ -100,6 +100,9 @@ def collect_videos(inputs: list[str]) -> tuple[list[VideoInput], list[dict]]:
             if not found:
                 skipped.append({"input": str(p), "reason": f"folder has no videos ({', '.join(VIDEO_SUFFIXES)})"})
             files = found
+        elif p.is_file() and p.suffix.lower() not in VIDEO_SUFFIXES:
+            skipped.append({"input": str(p), "reason": f"not a video file (expected {', '.join(VIDEO_SUFFIXES)})"})
+            continue
         elif p.is_file():
             files = [p]
         else:

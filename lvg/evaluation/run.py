@@ -36,6 +36,11 @@ def _truth_of(video: VideoInput):
     )
 
 
+def _is_toy(row: dict) -> bool:
+    """Whether a scored video started from a toy world (its toy ground-truth measures ran)."""
+    return any(name.startswith("toy_") for name in row["whole"])
+
+
 def score_video(video: VideoInput, frames: np.ndarray, metrics: list) -> dict:
     """One video's row: whole-video scores (generated frames) and per-clip curves, per metric."""
     start, clips = video.generated_from(), video.clips()
@@ -114,7 +119,8 @@ def evaluate(
     plots/*.png, report.html; raises LvgError only when nothing could be evaluated."""
     videos, skipped_inputs = collect_videos(inputs)
     chosen, skipped_metrics = build_metrics(metrics, models or Models())
-    rows, sidecars, bar = [], {}, tqdm(videos, desc="videos", unit="video", disable=not progress)
+    bar = tqdm(videos, desc="videos", unit="video", leave=False, disable=not progress or not videos)
+    rows, sidecars = [], {}
     for video in bar:
         try:
             frames = read_video(video.path)
@@ -129,12 +135,18 @@ def evaluate(
         rows.append(score_video(video, frames, chosen))
         sidecars[str(video.path)] = video.sidecar or {}
     if not rows or not chosen:
-        what = "; ".join(f"{s.get('input', s.get('metric'))}: {s['reason']}" for s in skipped_inputs + skipped_metrics)
+        reasons = skipped_inputs if not rows else skipped_metrics  # what stood in the way, not every skip
+        what = "; ".join(f"{s.get('input', s.get('metric'))}: {s['reason']}" for s in reasons)
         raise LvgError(f"nothing could be evaluated ({what or 'no inputs'}): give videos written by `lvg generate`")
     names = [m.name for m in chosen if any(m.name in r["whole"] for r in rows)]
+    metric_entries = {m.name: {"source": m.source, "higher_is_better": m.higher_is_better} for m in chosen}
+    if any(_is_toy(r) for r in rows):
+        from lvg.evaluation.trust import mark_toy_trust
+
+        mark_toy_trust(metric_entries, chosen)
     report = {
         "inputs": [str(i) for i in inputs],
-        "metrics": {m.name: {"source": m.source, "higher_is_better": m.higher_is_better} for m in chosen},
+        "metrics": metric_entries,
         "per_method": aggregate(rows, chosen),
         "variance_over_noises": noise_variance_table(
             [{"method": r["method"], "condition": r["condition"], **r["whole"]} for r in rows], names

@@ -54,6 +54,11 @@ def test_evaluate_writes_json_csv_plots_and_html(videos, tmp_path, capsys):
     assert len({r["video"] for r in rows}) == 4
     assert (out / "variance.csv").read_text().startswith("method,metric")
     assert (out / "report.html").stat().st_size > 10_000
+    # toy videos: the report says which weight-free paths cannot judge them (the degenerate-case check)
+    assert report["metrics"]["subject_consistency"]["judges_toy_video"] is False
+    assert "cannot judge a toy video" in report["metrics"]["subject_consistency"]["note"]
+    assert report["metrics"]["toy_mass_kept"]["judges_toy_video"] is True
+    assert "cannot judge a toy video" in (out / "report.html").read_text()
 
 
 def test_per_clip_scores_are_the_metric_on_each_clips_frames(videos, tmp_path, capsys):
