@@ -5,7 +5,6 @@ Inputs are checked before anything is written; the mp4 and the sidecar appear un
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
@@ -16,15 +15,24 @@ from tqdm.auto import tqdm
 from lvg.data.toy_world import toy_start
 from lvg.errors import LvgError, require
 from lvg.methods.base import GenerationRequest
-from lvg.resume import ResumeLog
-from lvg.video import VideoSink, to_uint8, write_json_atomic
+from lvg.output_check import check_output
+from lvg.resume import ResumeLog, weights_fingerprint
+from lvg.video import VideoSink, publish_together, to_uint8, write_json_tmp
 
 
 def read_prompt_file(path: str) -> list[str]:
-    """One prompt per clip, one per non-empty line."""
+    """One prompt per clip, one per non-empty line of a UTF-8 text file."""
     p = Path(path)
+    require(not p.is_dir(), f"prompt file {path!r} is a folder: give a text file with one prompt per line")
     require(p.is_file(), f"prompt file {path!r} does not exist: give a text file with one prompt per line")
-    lines = [line.strip() for line in p.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    binary = text is None or "\x00" in text or any(ord(ch) < 32 and ch not in "\t\r\n\f" for ch in text)
+    require(not binary, f"prompt file {path!r} is not a text file (binary or not UTF-8): write one prompt per line")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     require(bool(lines), f"prompt file {path!r} is empty: write one prompt per line, one line per clip")
     return lines
 
@@ -48,6 +56,7 @@ def load_start_frames(path: str, height: int, width: int, frames: int) -> torch.
     Resized and centre-cropped to the clip size: [1, 3, c, H, W] in [-1, 1]."""
     from PIL import Image, UnidentifiedImageError
 
+    require(not Path(path).is_dir(), f"guide {path!r} is a folder: give a PNG/JPEG image or a video file")
     require(Path(path).is_file(), f"guide {path!r} does not exist: give a PNG/JPEG image or a video file")
     if Path(path).suffix.lower() in VIDEO_SUFFIXES:
         from lvg.video import read_video
@@ -107,8 +116,8 @@ def generate_video(
     """Generate and write `output` (mp4) and `output`.json; returns the sidecar dict. With `resume`, an interrupted
     run of the same inputs (its log beside the output, see `lvg.resume`) continues where it stopped."""
     require(num_clips is None or num_clips >= 1, f"num_clips must be at least 1, got {num_clips}")
-    out = Path(output)
-    require(out.suffix.lower() == ".mp4", f"output {output!r} must end in .mp4")
+    require(1 <= fps <= 1000, f"fps must be a whole number of frames per second in [1, 1000], got {fps}")
+    out = check_output(output)
     h, w, frames = module.height, module.width, module.frames_per_clip
     c = getattr(module.method, "condition_frames", 1)
     toy_prompts = None
@@ -119,6 +128,12 @@ def generate_video(
         n = DEFAULT_NUM_CLIPS if num_clips is None else num_clips
         start, toy_prompts, _ = toy_start(toy_seed, n, frames, c, h)
     prompts = plan_prompts(num_clips, prompt, prompt_file, toy_prompts, repeat_last_prompt)
+
+    weights = weights_fingerprint(module)
+    inputs = {"config": (config or {}).get("model"), "weights": weights, "start frames": start.numpy().tobytes(),
+              "prompts": prompts, "seed": seed, "fps": fps}  # fmt: skip
+    log = ResumeLog(out, inputs)
+    state = log.load() if resume else None  # a log of other inputs is refused here, before anything is shown
 
     steps = getattr(module.sampler, "num_steps", 0)
     clip_bar = tqdm(total=len(prompts), desc="clips", unit="clip", disable=not progress)
@@ -138,16 +153,13 @@ def generate_video(
         on_search=searches.__setitem__,
         on_context=contexts.__setitem__,
     )
-    start_digest = hashlib.sha1(start.numpy().tobytes()).hexdigest()
-    model_config = (config or {}).get("model")
-    log = ResumeLog(out, {"start": start_digest, "prompts": prompts, "seed": seed, "fps": fps, "model": model_config})
-    state = log.load() if resume else None
     records: list[dict] = []  # per clip: seconds, and the noise search's log if there was one
-    with VideoSink(out, fps=fps) as sink, torch.no_grad():
+    shape = (h, w, 3)
+    with VideoSink(out, fps=fps, publish=False) as sink, torch.no_grad():
         if state is None:
             log.start()
         else:  # continue an interrupted run: re-encode its frames, then go on from its next clip
-            for chunk in log.frames(state["frames"], (h, w, 3)):
+            for chunk in log.frames(state["frames"], shape):
                 sink.write(chunk)
             request.first_clip, request.carry, records = state["next_clip"], state["carry"], list(state["clips"])
             clip_bar.update(request.first_clip)
@@ -155,8 +167,8 @@ def generate_video(
         clip_index = request.first_clip
         for i, clip in enumerate(module.generate(request)):
             pixels = to_uint8(clip)
+            log.append(pixels, sink.frames_written, shape)
             sink.write(pixels)
-            log.append(pixels)
             if i == 0 and request.first_clip == 0:
                 continue  # the given start frames
             record = {"seconds": round(time.perf_counter() - tic, 4)}
@@ -182,10 +194,12 @@ def generate_video(
         "frames_per_clip": frames,
         "condition_frames": int(start.shape[2]),  # given frames at the start of the video (not generated)
         "seed": seed,
+        "weights": weights,  # lvg.resume.weights_fingerprint of the weights that made the video
         "start": {"guide": guide} if guide else {"toy_seed": toy_seed},
         "clips": [{"index": i, "prompt": p, **r} for i, (p, r) in enumerate(zip(prompts, records))],
         "config": config or {},
     }
-    write_json_atomic(out.with_suffix(".json"), sidecar)
+    side = out.with_suffix(".json")
+    publish_together([(sink.tmp, out), (write_json_tmp(side, sidecar), side)])  # both or neither
     log.clear()
     return sidecar

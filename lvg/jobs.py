@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from lvg.errors import LvgError, require
+from lvg.output_check import check_output
 
 JOB_KEYS = ("output", "prompt", "prompt_file", "guide", "num_clips", "seed", "toy_seed", "fps")
 
@@ -80,6 +81,11 @@ def run_jobs(module, manifest: str, shard: str | None, defaults: dict, config: d
     jobs = read_jobs(manifest)
     rank, world = parse_shard(shard) if shard else process_rank()
     mine = [(i, job) for i, job in enumerate(jobs) if i % world == rank]
+    for i, job in mine:  # every output this process will write, checked before the first video is generated
+        try:
+            check_output(job["output"])
+        except LvgError as e:
+            raise LvgError(f"{manifest}: job {i}: {e}") from None
     made, skipped = [], []
     for i, job in mine:
         if is_done(job["output"]):
