@@ -52,7 +52,7 @@ def frames_per_second(module, frames: int) -> float:
     start, prompts, _ = toy_start(0, 1, 8, 2, 32)
     request = GenerationRequest(start, prompts * max(1, frames // per_clip), 8, seed=1)
     tic = time.perf_counter()
-    new = sum(p.shape[1] for p in list(module.generate(request))[1:])
+    new = sum(p.frames.shape[1] for p in module.generate(request) if p.index >= 0)
     return new / (time.perf_counter() - tic)
 
 

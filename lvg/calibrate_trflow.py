@@ -44,7 +44,7 @@ def calibration_starts(module, seeds: int, num_clips: int, toy_seed: int, guide,
     """(start frames, prompts) per calibration world: toy worlds toy_seed, toy_seed + 1, ..., or the guide with the
     given prompts for every seed."""
     h, w, frames = module.height, module.width, module.frames_per_clip
-    c = getattr(module.method, "condition_frames", 1)
+    c = module.method.condition_frames
     if guide is not None:
         start = load_start_frames(guide, h, w, c)
         return [(start, plan_prompts(num_clips, prompt, prompt_file, None))] * seeds
@@ -77,7 +77,9 @@ class ReplaySampler(TRFlowSampler):
         super().__init__(len(recorded.scheduler.timesteps), t_low, t_high)
         self.recorded = recorded
 
-    def run(self, denoise, x, backbone, generator=None, callback=None, num_steps=None, stop=None) -> TRFlowState:
+    def run(
+        self, denoise, x, backbone, generator=None, callback=None, num_steps=None, stop=None, times=None
+    ) -> TRFlowState:
         rec = self.recorded
         if not (torch.is_tensor(x) and stop is None and torch.equal(x.cpu(), rec.noise.cpu())):
             raise RuntimeError("replay of a different run: calibrate with the sampler itself (num_clips > 1)")
@@ -91,7 +93,7 @@ def world_af(module, sampler: TRFlowSampler, start: torch.Tensor, prompts: list[
     """AF of the frames `module` generates (start frames excluded) from `start` and `prompts` with `sampler`."""
     module.sampler = sampler
     request = GenerationRequest(start, prompts, module.frames_per_clip, seed=seed)
-    clips = list(module.generate(request))[1:]
+    clips = [clip.frames for clip in module.generate(request) if clip.index >= 0]
     return average_frequency(torch.cat(clips, dim=1).float().cpu())  # over frames and channels
 
 

@@ -119,7 +119,7 @@ def generate_video(
     require(1 <= fps <= 1000, f"fps must be a whole number of frames per second in [1, 1000], got {fps}")
     out = check_output(output)
     h, w, frames = module.height, module.width, module.frames_per_clip
-    c = getattr(module.method, "condition_frames", 1)
+    c = module.method.condition_frames
     toy_prompts = None
     if guide is not None:
         start = load_start_frames(guide, h, w, c)
@@ -135,24 +135,14 @@ def generate_video(
     log = ResumeLog(out, inputs)
     state = log.load() if resume else None  # a log of other inputs is refused here, before anything is shown
 
-    steps = getattr(module.sampler, "num_steps", 0)
+    steps = module.sampler.num_steps
     clip_bar = tqdm(total=len(prompts), desc="clips", unit="clip", disable=not progress)
     step_bar = tqdm(total=steps, desc="steps", unit="step", leave=False, disable=not progress)
 
     def on_step(i: int, t: float, x: torch.Tensor) -> None:
         step_bar.update(1)
 
-    searches: dict[int, dict] = {}  # clip -> its noise-search log, until the clip is recorded
-    contexts: dict[int, dict] = {}  # clip -> what the method conditioned it on (e.g. the selected past clips)
-    request = GenerationRequest(
-        start,
-        prompts,
-        frames,
-        seed=seed,
-        on_step=on_step,
-        on_search=searches.__setitem__,
-        on_context=contexts.__setitem__,
-    )
+    request = GenerationRequest(start, prompts, frames, seed=seed, on_step=on_step)
     records: list[dict] = []  # per clip: seconds, and the noise search's log if there was one
     shape = (h, w, 3)
     with VideoSink(out, fps=fps, publish=False) as sink, torch.no_grad():
@@ -164,22 +154,17 @@ def generate_video(
             request.first_clip, request.carry, records = state["next_clip"], state["carry"], list(state["clips"])
             clip_bar.update(request.first_clip)
         tic = time.perf_counter()
-        clip_index = request.first_clip
-        for i, clip in enumerate(module.generate(request)):
-            pixels = to_uint8(clip)
+        for clip in module.generate(request):
+            pixels = to_uint8(clip.frames)
             log.append(pixels, sink.frames_written, shape)
             sink.write(pixels)
-            if i == 0 and request.first_clip == 0:
+            if clip.index < 0:
                 continue  # the given start frames
             record = {"seconds": round(time.perf_counter() - tic, 4)}
             record["frames"] = [sink.frames_written - len(pixels), sink.frames_written]  # [start, end) in the video
-            if clip_index in searches:
-                record["search"] = searches.pop(clip_index)
-            if clip_index in contexts:
-                record["context"] = contexts.pop(clip_index)
+            record.update({k: v for k, v in (("search", clip.search), ("context", clip.context)) if v is not None})
             records.append(record)
-            clip_index += 1
-            log.commit(clip_index, request.carry, sink.frames_written, records)
+            log.commit(clip.index + 1, clip.carry, sink.frames_written, records)
             tic = time.perf_counter()
             clip_bar.update(1)
             step_bar.reset()

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from lvg.backbones.lora import Lora
+from lvg.contracts import ClipResult, GenerationRequest, Parts, check_composition
 from lvg.errors import LvgError
-from lvg.methods.base import GenerationRequest, Method
+from lvg.methods.base import Method
 from lvg.sampling.scheduler_loop import SchedulerSampler
 from lvg.search.base import NoiseInit
 from lvg.search.gaussian import GaussianNoise
@@ -68,10 +69,8 @@ class LongVideoModule(L.LightningModule):
         self.backbone = backbone
         self.method = method
         self.sampler = sampler or SchedulerSampler()
-        self.sampler.check(backbone)
         self.noise_init = noise_init or GaussianNoise()
-        self.noise_init.check(getattr(self.sampler, "num_steps", 1))
-        method.check(backbone, frames_per_clip, self.sampler, self.noise_init)
+        check_composition(Parts(backbone, method, self.noise_init, self.sampler, frames_per_clip))
         self.frames_per_clip, self.height, self.width = frames_per_clip, height, width
         self.seed = seed
         if gradient_checkpointing:
@@ -169,8 +168,9 @@ class LongVideoModule(L.LightningModule):
             random.setstate((version, tuple(state.tolist()), gauss))
 
     # --- generation -----------------------------------------------------------------------------------------
-    def generate(self, request: GenerationRequest) -> Iterator[torch.Tensor]:
-        """Yield the long video's frames [3, n, H, W] in [-1, 1], clip by clip, as the method produces them."""
+    def generate(self, request: GenerationRequest) -> Iterator[ClipResult]:
+        """Yield the long video clip by clip as the method produces it: `ClipResult`s whose frames are [3, n, H, W]
+        in [-1, 1] (the given start frames first, as index -1)."""
         self.backbone.check_clip(request.frames_per_clip, *request.start.shape[-2:])
         was_training = self.training
         self.eval()

@@ -63,11 +63,11 @@ def test_progressive_generation_resumes_to_the_same_video(tiny_toy_dir, tmp_path
     with pytest.raises(RuntimeError):
         main([str(a) for a in toy_generate_args("progressive", tiny_toy_dir, resumed, 3, *args)])
     monkeypatch.setattr(Progressive, "generate", real)
-    import lvg.methods.progressive as progressive
+    from lvg.sampling import SchedulerSampler
 
     iterations = []
-    real_rows = progressive.euler_rows
-    monkeypatch.setattr(progressive, "euler_rows", lambda *a: iterations.append(1) or real_rows(*a))
+    real_walk = SchedulerSampler.walk
+    monkeypatch.setattr(SchedulerSampler, "walk", lambda *a, **k: iterations.append(1) or real_walk(*a, **k))
     assert run_main(toy_generate_args("progressive", tiny_toy_dir, resumed, 3, *args), capsys)[0] == 0
     assert len(iterations) == 3  # of the 5 + 3 - 1 iterations, only those after the second chunk ran again
     assert np.array_equal(read_video(whole), read_video(resumed))

@@ -84,7 +84,7 @@ def drift(module, worlds: int, chunks: int, first_world: int = 900_000) -> list[
         start, prompts, _ = toy_start(world, chunks, module.frames_per_clip, max(c, 1), module.height)
         guide = (start[0, :, -1] + 1) / 2
         parts = list(module.generate(GenerationRequest(start, prompts[:chunks], module.frames_per_clip, seed=world)))
-        ends = torch.stack([(p[:, -1].cpu() + 1) / 2 for p in parts[1:]])
+        ends = torch.stack([(p.frames[:, -1].cpu() + 1) / 2 for p in parts if p.index >= 0])
         curves.append(sprite_mass_kept(ends, guide))
     return torch.stack(curves).mean(0).tolist()
 

@@ -2,65 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
-from typing import TypeVar
-
 import torch
 from torch import nn
 
 from lvg.backbones.memory import CpuOffload
+from lvg.contracts import Condition, TensorFields
 from lvg.errors import LvgError, require
 
-T = TypeVar("T", bound="TensorFields")
-
-
-class TensorFields:
-    """`to` and `repeat` for a dataclass whose fields are tensors, None, or nested TensorFields."""
-
-    def _map(self: T, fn: Callable[[torch.Tensor], torch.Tensor]) -> T:
-        def apply(x):
-            if isinstance(x, TensorFields):
-                return x._map(fn)
-            return None if x is None else fn(x)
-
-        return replace(self, **{f.name: apply(getattr(self, f.name)) for f in fields(self)})
-
-    def to(self: T, device: torch.device, dtype: torch.dtype | None = None) -> T:
-        return self._map(lambda x: x.to(device=device, dtype=dtype or x.dtype))
-
-    def repeat(self: T, n: int) -> T:
-        """The same condition for a batch n times larger (e.g. search candidates)."""
-        return self._map(lambda x: x.repeat_interleave(n, dim=0))
-
-    def concat(self: T, other: T) -> T:
-        """This batch followed by `other`'s (e.g. the two halves of classifier-free guidance)."""
-
-        def join(a, b):
-            if isinstance(a, TensorFields):
-                return a.concat(b)
-            return None if a is None else torch.cat([a, b])
-
-        return replace(self, **{f.name: join(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)})
-
-
-@dataclass
-class Condition(TensorFields):
-    """What the model is conditioned on for one clip: text embeddings, and optional condition latents + mask.
-
-    `latents` [B, C, f, h, w] holds the clean condition frames at their positions (zeros elsewhere); `mask` [B, f]
-    is 1 on latent frames that are given and 0 on frames to generate (error-free paper, section 3.3).
-    """
-
-    text: torch.Tensor
-    latents: torch.Tensor | None = None
-    mask: torch.Tensor | None = None
+__all__ = ["Condition", "DiffusersBackbone", "GuidedPrompts", "TensorFields"]
 
 
 class DiffusersBackbone(CpuOffload, nn.Module):
-    """Protocol pieces every diffusers adapter shares; `network_name` names the trained network's attribute."""
+    """Protocol pieces every diffusers adapter shares (`lvg.contracts.Backbone`); `network_name` names the trained
+    network's attribute, `capabilities` what the adapter can do beyond the core protocol."""
 
     network_name = "transformer"
+    capabilities: frozenset[str] = frozenset()
+    prediction_type: str = "flow"
 
     @property
     def network(self) -> nn.Module:

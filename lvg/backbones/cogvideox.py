@@ -29,6 +29,7 @@ from torch import nn
 from lvg.backbones.base import DiffusersBackbone, GuidedPrompts, TensorFields
 from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
 from lvg.backbones.memory import set_vae_memory
+from lvg.contracts import GUIDE_IMAGE, TEXT_GUIDANCE, TRAINABLE
 from lvg.errors import require
 
 LAYOUT = Layout(
@@ -168,6 +169,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
     """
 
     is_extension = False  # the guide image enters through its own channels, not lvg's condition latents + mask
+    capabilities = frozenset({GUIDE_IMAGE, TEXT_GUIDANCE, TRAINABLE})  # one timestep per sample (adaptive norms)
 
     def __init__(
         self,

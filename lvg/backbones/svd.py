@@ -23,6 +23,7 @@ from torch import nn
 
 from lvg.backbones.base import DiffusersBackbone, TensorFields
 from lvg.backbones.loading import Layout, torch_dtype
+from lvg.contracts import GUIDE_IMAGE
 from lvg.errors import require
 
 # feature_extractor/ is optional (CLIP's mean/std otherwise)
@@ -76,6 +77,7 @@ class Svd(DiffusersBackbone):
     """
 
     prediction_type = "epsilon"  # set from the scheduler config in __init__ ("v" for SVD's v-prediction)
+    capabilities = frozenset({GUIDE_IMAGE})  # one timestep per sample, no LoRA, no lvg training objective
     network_name = "unet"
     temporal_compression = 1
     is_extension = False

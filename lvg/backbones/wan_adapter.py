@@ -21,6 +21,7 @@ from lvg.backbones.base import Condition, DiffusersBackbone
 from lvg.backbones.extension import extension_in_channels, extension_input
 from lvg.backbones.lora import Lora, add_lora, save_lora
 from lvg.backbones.wan_rope import temporal_rope
+from lvg.contracts import CACHED_KV, CONDITION_FRAMES, FRAME_OFFSET, LORA, PER_FRAME_TIMES, TRAINABLE
 from lvg.errors import require
 from lvg.noise.timesteps import expand_to_tokens
 
@@ -29,6 +30,13 @@ class WanAdapter(DiffusersBackbone):
     """Backbone protocol over a Wan transformer, an optional VAE (None: pixel space) and a prompt encoder."""
 
     prediction_type = "flow"  # the model predicts the rectified-flow velocity n - x0
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Per-frame times (per-token timesteps), cross-clip attention (RoPE offsets, cached K/V on `attn1`), LoRA,
+        lvg's flow objective; condition frames when the patch embedding was widened for them (`extension`)."""
+        own = {PER_FRAME_TIMES, FRAME_OFFSET, CACHED_KV, LORA, TRAINABLE}
+        return frozenset(own | ({CONDITION_FRAMES} if self.is_extension else set()))
 
     def __init__(self) -> None:
         super().__init__()

@@ -21,6 +21,7 @@ import torch
 from lvg.backbones.base import Condition, GuidedPrompts, TensorFields
 from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
 from lvg.backbones.wan import Wan
+from lvg.contracts import CONDITION_FRAMES, GUIDE_IMAGE, TEXT_GUIDANCE
 from lvg.errors import LvgError, require
 from lvg.noise.timesteps import expand_to_tokens
 
@@ -86,6 +87,11 @@ class WanI2V(GuidedPrompts, Wan):
     """
 
     is_extension = False  # the guide enters through the I2V model's own 20 channels, not lvg's condition + mask
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Wan's, less the condition frames, plus its own guide image and text guidance."""
+        return (super().capabilities - {CONDITION_FRAMES}) | {GUIDE_IMAGE, TEXT_GUIDANCE}
 
     def __init__(
         self,

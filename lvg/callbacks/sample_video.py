@@ -29,20 +29,22 @@ class LogSampleVideo(L.Callback):
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking or trainer.global_rank != 0 or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        c = getattr(pl_module.method, "condition_frames", 1)
+        c = pl_module.method.condition_frames
         f = pl_module.frames_per_clip
         start, prompts, _ = toy_start(self.toy_seed, self.num_clips, f, c, pl_module.height)
         searches: dict[int, dict] = {}
-        request = GenerationRequest(start, prompts, f, seed=self.toy_seed, on_search=searches.__setitem__)
+        request = GenerationRequest(start, prompts, f, seed=self.toy_seed)
         folder = Path(trainer.log_dir or trainer.default_root_dir) / "samples"
         path = folder / f"epoch={trainer.current_epoch}.mp4"
         clip_ends = []
         with torch.no_grad(), VideoSink(path, fps=self.fps) as sink:
-            for i, part in enumerate(pl_module.generate(request)):
-                frames = to_uint8(part)
+            for clip in pl_module.generate(request):
+                frames = to_uint8(clip.frames)
                 sink.write(frames)
-                if i > 0:
+                if clip.index >= 0:
                     clip_ends.append(frames[-1])
+                if clip.search is not None:
+                    searches[clip.index] = clip.search
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_video("samples/video", [str(path)], step=trainer.global_step, fps=[self.fps])

@@ -31,6 +31,7 @@ PALETTE: dict[str, tuple[float, float, float]] = {
     "cyan": (0.14, 0.84, 0.90),
 }
 SHAPES = ("circle", "square", "triangle", "diamond")
+BACKGROUNDS = ("gradient", "flat", "textured")
 DIRECTIONS = ("right", "down right", "down", "down left", "left", "up left", "up", "up right")
 STEPS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))  # unit (dx, dy) per direction
 HELD_OUT_SEEDS = range(900_000, 1_000_000)  # evaluation worlds (toy quality, notebooks, benchmarks); never trained on
@@ -109,9 +110,7 @@ class ToyWorld:
             1 <= min_sprites <= max_sprites <= len(PALETTE),
             f"toy world needs 1 <= min_sprites <= max_sprites <= {len(PALETTE)}, got {min_sprites}, {max_sprites}",
         )
-        require(
-            background in ("gradient", "textured"), f"background must be 'gradient' or 'textured', not {background!r}"
-        )
+        require(background in BACKGROUNDS, f"background must be one of {BACKGROUNDS}, not {background!r}")
         require(
             isinstance(speed, int) and 1 <= speed <= resolution // 8,
             f"toy world speed {speed!r} must be a whole number of pixels per frame in [1, {resolution // 8}]",
@@ -135,8 +134,14 @@ class ToyWorld:
         return str(self.rng.choice(free if free else list(options)))
 
     def bounds(self, radius: float) -> tuple[int, int]:
-        """The lattice positions a sprite centre may take: it stays whole inside the frame."""
-        return math.ceil(radius), self.resolution - math.ceil(radius)
+        """The lowest and highest centre a sprite may take: it stays whole inside the frame, on the lattice of
+        `speed` pixels (so a lattice of 4 keeps every sprite aligned with a transformer's 4x4 patches)."""
+        lo = self.speed * math.ceil(math.ceil(radius) / self.speed)
+        return lo, self.resolution - lo
+
+    def _lattice(self, lo: int, hi: int, size=None):
+        """Random lattice positions in [lo, hi]."""
+        return self.speed * self.rng.integers(lo // self.speed, hi // self.speed + 1, size=size)
 
     def _add_sprite(self, entering: bool) -> None:
         """A new sprite with a colour not on screen; `entering` starts it at an edge, moving inwards."""
@@ -147,13 +152,13 @@ class ToyWorld:
         shape = str(self.rng.choice(SHAPES))
         if entering:
             edge = int(self.rng.integers(4))
-            along = int(self.rng.integers(lo, hi + 1))
+            along = int(self._lattice(lo, hi))
             across = int(self.rng.integers(-1, 2))  # the sideways component of the inward direction
             x, y, dx, dy = [(lo, along, 1, across), (hi, along, -1, across), (along, lo, across, 1),
                             (along, hi, across, -1)][edge]  # fmt: skip
         else:
             for _ in range(20):  # starting sprites apart where there is room (occlusion blurs every measure)
-                x, y = (int(v) for v in self.rng.integers(lo, hi + 1, size=2))
+                x, y = (int(v) for v in self._lattice(lo, hi, size=2))
                 if all(math.hypot(x - o.x, y - o.y) > r + o.radius + 2 for o in self.sprites):
                     break
             dx, dy = STEPS[int(self.rng.integers(len(STEPS)))]
@@ -195,7 +200,7 @@ class ToyWorld:
 
     # --- rendering ------------------------------------------------------------------------------------------
     def _make_background(self, kind: str) -> np.ndarray:
-        """Dark, desaturated two-colour gradient (textured: plus a faint low-frequency pattern)."""
+        """Dark, desaturated two-colour gradient (flat: one colour; textured: plus a faint low-frequency pattern)."""
         res = self.resolution
         ends = []
         for _ in range(2):
@@ -207,6 +212,8 @@ class ToyWorld:
         ramp = (math.cos(angle) * (xx - 0.5) + math.sin(angle) * (yy - 0.5)) / math.sqrt(0.5) + 0.5
         ramp = np.clip(ramp, 0, 1)
         bg = ends[0][:, None, None] * (1 - ramp) + ends[1][:, None, None] * ramp
+        if kind == "flat":
+            bg = np.broadcast_to(ends[0][:, None, None], (3, res, res))
         if kind == "textured":
             fx, fy = self.rng.uniform(1.5, 4.0, size=2)
             bg = bg + 0.05 * np.sin(2 * math.pi * (fx * xx + fy * yy))[None]

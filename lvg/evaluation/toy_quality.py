@@ -53,7 +53,8 @@ def evaluate_toy_drift(
         start, prompts, clips = toy_start(s, num_clips, f, c, res, max_sprites)
         truth = true_frames(clips, c)
         request = GenerationRequest(start, prompts, f, seed=evaluation_seed(seed, s))
-        video = (torch.cat(list(module.generate(request)), dim=1).permute(1, 0, 2, 3).cpu() + 1) / 2
+        frames = [clip.frames for clip in module.generate(request)]
+        video = (torch.cat(frames, dim=1).permute(1, 0, 2, 3).cpu() + 1) / 2
         ends = [c - 1 + (i + 1) * step for i in range(num_clips)]  # last frame of each clip
         guide = truth[c - 1]
         state = true_state(clips, c)

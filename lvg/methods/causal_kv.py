@@ -18,9 +18,9 @@ from collections.abc import Iterator
 import torch
 
 from lvg.attention import ClipSelection, KVCache, PromptSimilarity, install_cached_kv
-from lvg.backbones.base import Condition
+from lvg.contracts import CACHED_KV, FRAME_OFFSET, ClipResult, Condition, GenerationRequest, Parts, require_capability
 from lvg.errors import require
-from lvg.methods.base import GenerationRequest, clip_context, sample_clip
+from lvg.methods.base import MadeClip, clip_context, sample_clip
 from lvg.methods.extension import Extension
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
@@ -152,10 +152,17 @@ class CausalKV(Extension):
         return {"loss": (per_frame * weight).sum() / weight.sum().clamp(min=1)}
 
     # --- generation -----------------------------------------------------------------------------------------
+    def check(self, parts: Parts) -> None:
+        super().check(parts)
+        for capability in (FRAME_OFFSET, CACHED_KV):
+            require_capability(
+                parts.backbone, capability, self, "use a Wan-architecture backbone (Toy, Wan) for cross-clip attention"
+            )
+
     @torch.no_grad()
-    def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[torch.Tensor]:
+    def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[ClipResult]:
         """Yield the start frames, then each clip's new frames; clip i attends to the K/V of the past clips the policy
-        selects (logged through `request.on_context`), and its own K/V are recorded once it is finished."""
+        selects (its result's `context` log), and its own K/V are recorded once it is finished."""
         require(
             request.first_clip == 0,
             "a causal-KV run cannot be resumed (its KV cache is not in the resume log): rerun with --resume false",
@@ -168,20 +175,19 @@ class CausalKV(Extension):
             self.cache.reset()
 
     def clip_video(self, backbone, sampler, noise_init, request, index, prompt, cond_pixels, latent_frames):
-        """The extension clip attending to the past clips the policy selects (logged through `request.on_context`),
-        at its true temporal position; its own K/V are recorded once it is finished."""
+        """The extension clip attending to the past clips the policy selects (its `context` log), at its true temporal
+        position; its own K/V are recorded once it is finished."""
         selection = self.policy.select(request.prompts, index, self.cache.clips)
         if not self.policy.keeps_everything:
             self.cache.keep_only(set(selection.clips))
         self.cache.prepare(selection.clips, backbone.device)
         position = index * self.clip_stride(backbone, latent_frames)
-        if request.on_context is not None:
-            request.on_context(index, {**selection.log(), "position": position})
         latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
         cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels)
         make_denoise = self.clip_denoiser(backbone, cond, selection.clips)
         ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
         with backbone.frame_offset(position):
-            x0 = sample_clip(ctx, noise_init, request)
-            self.record_clip(backbone, x0, cond, index, stream_seed(ctx.seed, "cache_noise"))
-        return backbone.decode(x0)
+            sampled = sample_clip(ctx, noise_init)
+            self.record_clip(backbone, sampled.latents, cond, index, stream_seed(ctx.seed, "cache_noise"))
+        context = {**selection.log(), "position": position}
+        return MadeClip(backbone.decode(sampled.latents), sampled.search, context)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from lvg.backbones.base import Condition
+from lvg.contracts import CONDITION_FRAMES, GUIDE_IMAGE, Condition, Parts
 from lvg.errors import require
-from lvg.methods.base import ClipByClip, clip_context, sample_clip
+from lvg.methods.base import ClipByClip, MadeClip, clip_context, sample_clip
 from lvg.methods.guidance import condition_guided_denoiser
 from lvg.methods.objective import noised_and_target, require_trainable
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
@@ -87,12 +87,19 @@ class Extension(ClipByClip):
         self.guidance_rescale = float(guidance_rescale)
         self.guidance_min_t = float(guidance_min_t)
 
-    def check(self, backbone, frames_per_clip: int, sampler, noise_init) -> None:
+    def check(self, parts: Parts) -> None:
+        backbone = parts.backbone
         require(
-            self.condition_guidance == 1 or backbone.is_extension,
+            self.condition_guidance == 1 or CONDITION_FRAMES in backbone.capabilities,
             f"condition_guidance={self.condition_guidance} needs an extension backbone (Toy, Wan T2V); "
             f"{type(backbone).__name__} takes the guide its own way: set condition_guidance 1 and use the backbone's "
             "guidance_scale",
+        )
+        require(
+            CONDITION_FRAMES in backbone.capabilities or GUIDE_IMAGE in backbone.capabilities,
+            f"{parts.names(self, backbone)}: the backbone takes neither condition frames nor a guide image, so "
+            "nothing would carry the video from clip to clip: use an extension backbone (Toy, Wan with extension: "
+            "true) or an image-to-video one",
         )
 
     def guided_denoiser(self, backbone, cond: Condition):
@@ -200,4 +207,5 @@ class Extension(ClipByClip):
         cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels)
         make_denoise = self.guided_denoiser(backbone, cond)
         ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
-        return backbone.decode(sample_clip(ctx, noise_init, request))
+        sampled = sample_clip(ctx, noise_init)
+        return MadeClip(backbone.decode(sampled.latents), sampled.search)

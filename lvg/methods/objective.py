@@ -7,29 +7,30 @@ from __future__ import annotations
 
 import torch
 
+from lvg.contracts import TRAINABLE, Backbone
 from lvg.errors import require
 from lvg.noise.ddpm import ddpm_xt, v_target
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 
 
-def is_trainable(backbone) -> bool:
-    """Whether lvg can train `backbone`: a flow model, or a DDPM one (v / epsilon) with `alphas_cumprod`."""
-    kind = getattr(backbone, "prediction_type", "flow")
-    return kind == "flow" or (kind in ("v", "epsilon") and hasattr(backbone, "alphas_cumprod"))
+def is_trainable(backbone: Backbone) -> bool:
+    """Whether lvg can train `backbone`: it declares the `trainable` capability (a flow model, or a DDPM one with
+    `alphas_cumprod`)."""
+    return TRAINABLE in backbone.capabilities
 
 
-def require_trainable(backbone) -> None:
+def require_trainable(backbone: Backbone) -> None:
     """One line for a backbone whose training objective lvg does not have (e.g. SVD's EDM-style v-prediction)."""
     require(
         is_trainable(backbone),
         f"{type(backbone).__name__} is neither a rectified-flow model nor a DDPM one with a training schedule "
-        f"(it predicts {getattr(backbone, 'prediction_type', None)!r}): use it for generation only (training-free), "
+        f"(it predicts {backbone.prediction_type!r}): use it for generation only (training-free), "
         "or train a flow backbone (toy, Wan) or CogVideoX",
     )
 
 
 def noised_and_target(
-    backbone, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
+    backbone: Backbone, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(x_t, the regression target, the per-frame times t [B, F] to give `predict`) for clean x0 and noise.
 
@@ -38,7 +39,7 @@ def noised_and_target(
     sqrt(1 - a) n with a = alphas_cumprod[k] (Ho et al. eq. 4), target v = sqrt(a) n - sqrt(1 - a) x0 (Salimans & Ho
     §4) or n. The MSE on v equals diffusers' CogVideoX finetuning loss, the x0 error weighted by 1 / (1 - a)."""
     require_trainable(backbone)
-    kind = getattr(backbone, "prediction_type", "flow")
+    kind = backbone.prediction_type
     if kind == "flow":
         return flow_match_xt(x0, noise, t), flow_match_target(x0, noise), t
     alphas = backbone.alphas_cumprod.to(x0.device, torch.float64)

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import torch
 
+from lvg.contracts import PER_FRAME_TIMES, ClipResult, GenerationRequest, Parts, require_capability, require_flow
 from lvg.errors import require
-from lvg.methods.base import GenerationRequest, Method
+from lvg.methods.base import Method
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.progressive import (
     chunk_columns,
@@ -34,8 +35,6 @@ from lvg.noise.progressive import (
     training_levels,
     window_levels,
 )
-from lvg.sampling.per_frame_euler import euler_rows
-from lvg.search.gaussian import GaussianNoise
 from lvg.seeding import clip_seed, generator
 
 LEVEL_GRIDS = ("linear", "scheduler")
@@ -94,6 +93,8 @@ class Progressive(Method):
     (§3.2 has steps = S; the Open-Sora variant 50 steps over 10 chunks, i.e. 5 steps per stage).
     """
 
+    trajectory = "windowed"  # a frame passes through every stage of the window, one walk per stage
+
     def __init__(
         self,
         chunk_size: int = 5,
@@ -131,7 +132,7 @@ class Progressive(Method):
         )
         unit = self.chunk_size if self.chunked else 1
         stages = window // unit
-        steps = int(getattr(sampler, "num_steps", 0))
+        steps = sampler.num_steps
         require(
             steps >= stages and steps % stages == 0,
             f"sampler num_steps={steps} does not fit a progressive window of {stages} stages: every unit moves one "
@@ -140,21 +141,20 @@ class Progressive(Method):
         )
         substeps = steps // stages
         if self.level_grid == "linear":
-            times = linear_times(steps, getattr(sampler, "shift", None) or 1.0)
+            times = linear_times(steps, sampler.shift or 1.0)
         else:
-            scheduler = backbone.make_scheduler(getattr(sampler, "shift", None))
+            scheduler = backbone.make_scheduler(sampler.shift)
             scheduler.set_timesteps(steps)
             times = scheduler.sigmas.float().flip(0).cpu()
         return ProgressivePlan(front, unit, stages, substeps, times)
 
-    def check(self, backbone, frames_per_clip: int, sampler, noise_init) -> None:
-        """Fix the window for this module (see `plan`) and refuse a noise search (new units are plain noise)."""
-        require(
-            noise_init is None or isinstance(noise_init, GaussianNoise),
-            f"the progressive method draws each new chunk's noise itself; {type(noise_init).__name__} searches "
-            "whole clips: drop noise_init (or use lvg.search.GaussianNoise)",
-        )
-        self.window_plan = self.plan(backbone, frames_per_clip, sampler)
+    def check(self, parts: Parts) -> None:
+        """A flow backbone with per-frame times, then the window for this module (see `plan`). (The sampler refuses
+        what cannot step frames at different times; a noise search refuses windowed methods.)"""
+        backbone = parts.backbone
+        require_flow(backbone, self, "PA-VDM's levels are flow times; use a flow backbone (toy, Wan)")
+        require_capability(backbone, PER_FRAME_TIMES, self, "use a Wan-architecture backbone (Toy, Wan)")
+        self.window_plan = self.plan(backbone, parts.frames_per_clip, parts.sampler)
         self.condition_frames = pixel_frames(backbone, self.chunk_size) if self.clean_front else 1
 
     def _plan(self) -> ProgressivePlan:
@@ -166,11 +166,7 @@ class Progressive(Method):
         """Flow matching with per-frame progressive levels (§3.3): a window of n units of the steady levels at a
         random step of an iteration, shifted by delta, behind the clean front chunk (loss masked on it and on any
         frame shifted to level 0)."""
-        require(
-            getattr(backbone, "prediction_type", "flow") == "flow",
-            f"{type(backbone).__name__} is not a rectified-flow model: progressive training is flow matching; "
-            "use a flow backbone (toy, Wan)",
-        )
+        require_flow(backbone, self, "progressive training is flow matching; use a flow backbone (toy, Wan)")
         plan = self._plan()
         with torch.no_grad():
             x0 = backbone.encode(batch["video"])
@@ -217,9 +213,11 @@ class Progressive(Method):
         return video[0, :, -chunk.shape[2] * backbone.temporal_compression :]
 
     @torch.no_grad()
-    def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[torch.Tensor]:
-        """Yield the start frames, then chunk after chunk as each becomes clean (`request.num_clips` chunks).
-        Memory is flat: only the window, the last clean chunk and the chunk being completed are held."""
+    def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[ClipResult]:
+        """Yield the start frames, then chunk after chunk as each becomes clean (`request.num_clips` chunks), each
+        carrying the last clean chunk and the window. The sampler walks each iteration's times matrix (every frame
+        at its own level). Memory is flat: only the window, the last clean chunk and the chunk being completed are
+        held."""
         plan = self.plan(backbone, request.frames_per_clip, sampler)
         device = backbone.device
         c, u, k, stages = self.chunk_size, plan.unit, plan.substeps, plan.stages
@@ -231,12 +229,12 @@ class Progressive(Method):
             last_clean = self._start_chunk(backbone, request.start.to(device))
             window = last_clean[:, :, :0]
             iteration = 0
-            yield request.start[0].to(device)
+            yield ClipResult(-1, request.start[0].to(device))
         else:
             carry = request.carry.to(device)
             last_clean, window = carry[:, :, :c], carry[:, :, c:]
             iteration = request.first_clip * units_per_chunk + stages - 1
-        previous_chunk, pending = last_clean, []
+        previous_chunk, pending, chunk_index = last_clean, [], request.first_clip
         text, cond = None, None
         while iteration < num_units + stages - 1:
             first, levels = window_levels(iteration, num_units, stages, k)
@@ -254,7 +252,8 @@ class Progressive(Method):
                 t_in = torch.cat([t.new_zeros(t.shape[0], front.shape[2]), t], dim=1)
                 return backbone.predict(torch.cat([front, x], dim=2), t_in, cond)[:, :, front.shape[2] :]
 
-            window = euler_rows(denoise, window, times, request.on_step, iteration * k)
+            on_step = _offset(request.on_step, iteration * k)
+            window = sampler.walk(denoise, window, times, backbone, None, on_step, per_frame=True).x
             iteration += 1
             if levels[-1, 0] > 0:
                 continue
@@ -265,5 +264,10 @@ class Progressive(Method):
                 chunk = torch.cat(pending, dim=2)
                 pixels = self._decode_chunk(backbone, previous_chunk, chunk)
                 previous_chunk, pending = chunk, []
-                request.carry = torch.cat([last_clean, window], dim=2).cpu()
-                yield pixels
+                yield ClipResult(chunk_index, pixels, torch.cat([last_clean, window], dim=2).cpu())
+                chunk_index += 1
+
+
+def _offset(callback, first_step: int):
+    """A step callback told the video's step count rather than the walk's."""
+    return None if callback is None else (lambda i, t, x: callback(first_step + i, t, x))

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import torch
 
+from lvg.contracts import PER_FRAME_TIMES, Parts, require_capability, require_flow
 from lvg.errors import require
-from lvg.methods.base import ClipByClip, clip_context, sample_clip
+from lvg.methods.base import ClipByClip, MadeClip, clip_context, sample_clip
 from lvg.methods.progressive import pixel_frames
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
+from lvg.noise.schedules import uniform_times, with_frozen_columns
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
 from lvg.seeding import clip_seed, generator, stream_seed
 
@@ -49,8 +51,13 @@ class Replacement(ClipByClip):
         self.min_condition_frames = min_condition_frames
         self.timestep_sampling = timestep_sampling
 
-    def check(self, backbone, frames_per_clip: int, sampler, noise_init) -> None:
-        """The condition frames must be whole latent frames and leave frames to generate."""
+    def check(self, parts: Parts) -> None:
+        """A flow backbone (eq. 3 noises the given frames by flow matching; eq. 4 holds them at t = 0 while the rest
+        moves: per-frame times), whole latent condition frames, and frames left to generate."""
+        backbone, frames_per_clip = parts.backbone, parts.frames_per_clip
+        require_flow(backbone, self, "the replacement baselines noise and denoise by flow matching (toy, Wan)")
+        if not self.noised:
+            require_capability(backbone, PER_FRAME_TIMES, self, "use ReplacementWithNoise, or a Wan backbone")
         f = backbone.latent_frames(self.condition_frames)
         require(
             pixel_frames(backbone, f) == self.condition_frames,
@@ -66,10 +73,7 @@ class Replacement(ClipByClip):
     def loss(self, backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Flow matching. Eq. 3: one level for every frame, loss on all (an ordinary video model). Eq. 4: the first
         e latent frames clean (t = 0), e drawn per iteration from the condition range, loss on the others."""
-        require(
-            getattr(backbone, "prediction_type", "flow") == "flow",
-            f"{type(backbone).__name__} is not a rectified-flow model: this method's training loss is flow matching",
-        )
+        require_flow(backbone, self, "this method's training loss is flow matching; use a flow backbone (toy, Wan)")
         with torch.no_grad():
             x0 = backbone.encode(batch["video"])
         b, f = x0.shape[0], x0.shape[2]
@@ -91,7 +95,8 @@ class Replacement(ClipByClip):
     # --- generation -----------------------------------------------------------------------------------------
     def denoiser(self, backbone, cond, given: torch.Tensor, seed: int):
         """`make_denoise(n)` for a clip whose first frames are `given` latents [1, C, e, h, w]: the model input's
-        condition frames are replaced (eq. 3: noised to the current level with fresh noise; eq. 4: clean at t = 0)."""
+        condition frames are replaced (eq. 3: noised to the current level with fresh noise; eq. 4: clean, at the
+        t = 0 its times matrix holds them at)."""
         e = given.shape[2]
 
         def make(n: int):
@@ -106,7 +111,6 @@ class Replacement(ClipByClip):
                     x[:, :, :e] = flow_match_xt(ref, noise, t[:, :e])
                 else:
                     x[:, :, :e] = ref
-                    t[:, :e] = 0
                 return backbone.predict(x, t, c)
 
             return denoise
@@ -119,11 +123,23 @@ class Replacement(ClipByClip):
         cond = backbone.conditioning([prompt])
         make_denoise = self.denoiser(backbone, cond, given, clip_seed(request.seed, index))
         shape = (1, given.shape[1], latent_frames, *given.shape[3:])
-        x0 = sample_clip(
-            clip_context(request, index, backbone, sampler, shape, make_denoise, cond_pixels), noise_init, request
-        )
-        x0[:, :, : given.shape[2]] = given
-        return backbone.decode(x0)
+        e = given.shape[2]
+        times_for = self.times_for(backbone, sampler, latent_frames, e)
+        ctx = clip_context(request, index, backbone, sampler, shape, make_denoise, cond_pixels, times_for)
+        sampled = sample_clip(ctx, noise_init)
+        x0 = sampled.latents
+        x0[:, :, :e] = given
+        return MadeClip(backbone.decode(x0), sampled.search)
+
+    def times_for(self, backbone, sampler, frames: int, given: int):
+        """The clip's times matrix for n steps: the sampler's schedule on every frame; eq. 4 holds the given frames
+        at t = 0 (their columns frozen), eq. 3 noises them along with the rest."""
+
+        def times(n: int) -> torch.Tensor:
+            uniform = uniform_times(sampler.schedule(backbone, n), frames)
+            return uniform if self.noised else with_frozen_columns(uniform, given)
+
+        return times
 
 
 class ReplacementWithNoise(Replacement):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from lvg.sampling.scheduler_loop import Denoise, StepCallback
+from lvg.contracts import Denoise, StepCallback
 
 
 def euler_rows(

@@ -1,27 +1,31 @@
 """Denoise one clip with the backbone's own diffusers scheduler (Euler, UniPC, ... as the checkpoint ships).
 
-Every sampler shares one call signature (k-diffusion style): `sampler(denoise, x, backbone, generator, callback)`,
-where `denoise(x, t)` returns the model output for per-frame flow times t [B, F] in [0, 1] (a denoiser that also
-takes `step` and `num_steps` keywords is told its place in the schedule). `run` is the same loop
-with more control, for noise search: another number of steps, stopping after some steps and continuing later from
-the returned `SamplingState`, and the model's clean-sample prediction at the last step taken.
+Every sampler walks a times matrix (`lvg.contracts.Sampler`): `walk(denoise, x, times [R + 1, F], backbone, generator,
+callback)` steps x along its rows, where `denoise(x, t)` returns the model output for per-frame times t [B, F]
+(flow times in [0, 1], or a DDPM scheduler's timestep / num_train_timesteps; a denoiser that also takes `step` and
+`num_steps` keywords is told its place in the schedule). `schedule(backbone, n)` is the sampler's own row of n + 1
+times, which a method repeats over a clip's frames (`lvg.noise.schedules`). This sampler walks a matrix whose columns
+follow its schedule, or stay constant (frames held at their time: given frames), with the scheduler's own update;
+any other matrix (PA-VDM's windows, each frame at its own level) with the per-frame Euler update, which only a
+flow-match Euler scheduler takes (`walks_per_frame`). `run` walks a whole clip's uniform matrix, with the control a
+noise search needs: another number of steps, stopping after some steps and continuing later from the returned
+`SamplingState`, and the model's clean-sample prediction at the last step taken.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
 
-from lvg.errors import require
+from lvg.contracts import Backbone, Denoise, Generators, Parts, StepCallback, require_flow
+from lvg.errors import LvgError, require
+from lvg.noise.schedules import follows_schedule
 from lvg.noise.timesteps import uniform_rows
-
-Denoise = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-StepCallback = Callable[[int, float, torch.Tensor], None]
-Generators = torch.Generator | list[torch.Generator] | None
+from lvg.sampling.per_frame_euler import euler_rows
 
 
 @dataclass
@@ -87,7 +91,7 @@ def _x0_from_output(out, model_out: torch.Tensor, x: torch.Tensor, t_rows: torch
     if x0 is not None:
         return x0
     require(
-        getattr(backbone, "prediction_type", "flow") == "flow",
+        backbone.prediction_type == "flow",
         "this scheduler gives no clean-sample prediction for a non-flow model: use a scheduler that returns "
         "pred_original_sample (Euler, DDIM) for prefix search",
     )
@@ -114,16 +118,65 @@ class SchedulerSampler:
         self,
         denoise: Denoise,
         x: torch.Tensor,
-        backbone,
+        backbone: Backbone,
         generator: Generators = None,
         callback: StepCallback | None = None,
     ) -> torch.Tensor:
         return self.run(denoise, x, backbone, generator, callback).x
 
-    def check(self, backbone) -> None:
-        """Refuse a backbone this sampler cannot run (called when the module is built); any backbone runs here."""
+    def check(self, parts: Parts) -> None:
+        """Refuse a method whose frames sit at different times when this sampler cannot step them (module doc)."""
+        if parts.method.trajectory == "windowed":
+            require_flow(parts.backbone, parts.method, "per-frame levels are flow times; use a flow backbone")
+            if not self.walks_per_frame(parts.backbone):
+                name = type(parts.backbone.make_scheduler(self.shift)).__name__
+                raise LvgError(
+                    f"{parts.names(parts.method, self)} steps every frame from its own level, which {name} (the "
+                    f"{type(parts.backbone).__name__} checkpoint's scheduler) cannot: use lvg.sampling.EulerSampler"
+                )
 
-    def start(self, x: torch.Tensor, backbone, num_steps: int | None = None) -> SamplingState:
+    def walks_per_frame(self, backbone: Backbone) -> bool:
+        """Whether this sampler can step frames at different times: flow-match Euler only."""
+        return isinstance(backbone.make_scheduler(self.shift), FlowMatchEulerDiscreteScheduler)
+
+    def check_steps(self, backbone: Backbone, num_steps: int) -> None:
+        """Refuse a step count this sampler cannot run (a k-step preview asks at build); any count >= 1 runs here."""
+        require(num_steps >= 1, f"{type(self).__name__} needs at least 1 step, got {num_steps}")
+
+    def schedule(self, backbone: Backbone, num_steps: int | None = None) -> torch.Tensor:
+        """The times [n + 1] the model is called at, step by step, then 0 (the scheduler's timesteps over its
+        num_train_timesteps, computed as the loop computes them, so a matrix built from it matches bit for bit)."""
+        scheduler = backbone.make_scheduler(self.shift)
+        scheduler.set_timesteps(num_steps or self.num_steps)
+        scale = float(scheduler.config.num_train_timesteps)
+        return torch.tensor([float(t) / scale for t in scheduler.timesteps] + [0.0], dtype=torch.float32)
+
+    def walk(
+        self,
+        denoise: Denoise,
+        x: torch.Tensor | SamplingState,
+        times: torch.Tensor,
+        backbone: Backbone,
+        generator: Generators = None,
+        callback: StepCallback | None = None,
+        stop: int | None = None,
+        per_frame: bool = False,
+    ) -> SamplingState:
+        """Step x (or continue a `SamplingState`) along the rows of `times` [R + 1, F] up to row `stop` (module
+        doc); `per_frame` steps every frame by its own times (Euler on the matrix values) even where the columns
+        agree with the schedule (PA-VDM's windows, whatever their grid)."""
+        steps = times.shape[0] - 1
+        if not per_frame and follows_schedule(times, self.schedule(backbone, steps)):
+            return self.run(denoise, x, backbone, generator, callback, num_steps=steps, stop=stop, times=times)
+        require(
+            self.walks_per_frame(backbone),
+            f"{type(self).__name__} cannot step frames at different times with this backbone's scheduler: use "
+            "lvg.sampling.EulerSampler",
+        )
+        require(stop is None and torch.is_tensor(x), "a per-frame walk runs whole: no stop, no state to continue")
+        return SamplingState(euler_rows(denoise, x, times, callback), None, steps, None)
+
+    def start(self, x: torch.Tensor, backbone: Backbone, num_steps: int | None = None) -> SamplingState:
         """A fresh run from noise `x` (scaled by the scheduler's initial sigma) over `num_steps` (default: ours)."""
         scheduler = backbone.make_scheduler(self.shift)
         scheduler.set_timesteps(num_steps or self.num_steps, device=x.device)
@@ -133,13 +186,15 @@ class SchedulerSampler:
         self,
         denoise: Denoise,
         x: torch.Tensor | SamplingState,
-        backbone,
+        backbone: Backbone,
         generator: Generators = None,
         callback: StepCallback | None = None,
         num_steps: int | None = None,
         stop: int | None = None,
+        times: torch.Tensor | None = None,
     ) -> SamplingState:
-        """Denoise from noise `x` (or continue a `SamplingState`) up to step `stop` (default: the end).
+        """Denoise from noise `x` (or continue a `SamplingState`) up to step `stop` (default: the end), the model
+        told the times of `times` (default: this schedule on every frame; frozen columns hold given frames).
 
         `generator` may be a list with one generator per batch row (diffusers draws each row's step noise from its
         own), so a row's trajectory does not depend on what else is in the batch."""
@@ -155,7 +210,10 @@ class SchedulerSampler:
         takes_schedule = _takes_schedule(denoise)
         for i in range(state.step, stop):
             t = timesteps[i]
-            t_rows = uniform_rows(float(t) / scale, x.shape[0], x.shape[2], x.device)
+            if times is None:
+                t_rows = uniform_rows(float(t) / scale, x.shape[0], x.shape[2], x.device)
+            else:
+                t_rows = times[i].to(x.device).expand(x.shape[0], -1)
             x_in = scheduler.scale_model_input(x, t) if hasattr(scheduler, "scale_model_input") else x
             schedule = {"step": i, "num_steps": len(timesteps)} if takes_schedule else {}
             model_out = denoise(x_in, t_rows, **schedule)

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from lvg.errors import require
+from lvg.contracts import Parts, require_flow
+from lvg.errors import LvgError, require
 from lvg.noise.timesteps import uniform_rows
 from lvg.sampling.scheduler_loop import (
     Denoise,
@@ -133,21 +134,30 @@ class TRFlowSampler(SchedulerSampler):
         self.estimate = estimate
         self.keep_estimates = keep_estimates
 
-    def check(self, backbone) -> None:
-        """Refuse a backbone that is not rectified flow (its output is not a velocity; eq. 1 does not apply) and an
-        interval that holds no step of its `num_steps` schedule (called when the module is built)."""
-        self._check_flow(backbone)
+    def check(self, parts: Parts) -> None:
+        """Refuse a backbone that is not rectified flow (its output is not a velocity; eq. 1 does not apply), an
+        interval that holds no step of its `num_steps` schedule, and a method whose frames' trajectories span several
+        walks (PA-VDM's windows: a frame's terms would be split between walks; T-RFlow is defined per frame over one
+        whole trajectory, which a clip-by-clip method walks in one go)."""
+        self._check_flow(parts.backbone)
+        self.check_steps(parts.backbone, self.num_steps)
+        if parts.method.trajectory != "whole":
+            raise LvgError(
+                f"{parts.names(self, parts.method)}: T-RFlow sums each frame's estimates over its whole trajectory, "
+                "but this method walks a frame through several windows: use lvg.sampling.EulerSampler with it"
+            )
+
+    def walks_per_frame(self, backbone) -> bool:
+        return False
+
+    def check_steps(self, backbone, num_steps: int) -> None:
+        """Refuse a step count whose schedule holds no step in [t_low, t_high] (a k-step preview's too)."""
         scheduler = backbone.make_scheduler(self.shift)
-        scheduler.set_timesteps(self.num_steps)
+        scheduler.set_timesteps(num_steps)
         self._check_interval(scheduler.sigmas.tolist())
 
     def _check_flow(self, backbone) -> None:
-        kind = getattr(backbone, "prediction_type", None)
-        require(
-            kind == "flow",
-            f"T-RFlow needs a rectified-flow backbone but {type(backbone).__name__} predicts {kind!r}: use "
-            "lvg.sampling.SchedulerSampler with it, or a flow backbone (toy, Wan)",
-        )
+        require_flow(backbone, self, "use lvg.sampling.SchedulerSampler with it, or a flow backbone (toy, Wan)")
 
     def _check_interval(self, sigmas: list[float]) -> None:
         require(
@@ -172,10 +182,12 @@ class TRFlowSampler(SchedulerSampler):
         callback: StepCallback | None = None,
         num_steps: int | None = None,
         stop: int | None = None,
+        times: torch.Tensor | None = None,
     ) -> TRFlowState:
-        """Euler from noise `x` (or continue a `TRFlowState`) up to step `stop` (default: the end); once the last kept
-        step is taken the state is done and its `x` is the T-RFlow result. T-RFlow is deterministic: `generator` is
-        accepted for the common interface and not used."""
+        """Euler from noise `x` (or continue a `TRFlowState`) up to step `stop` (default: the end), the model told
+        the times of `times` (default: the schedule on every frame); once the last kept step is taken the state is
+        done and its `x` is the T-RFlow result. T-RFlow is deterministic: `generator` is accepted for the common
+        interface and not used."""
         state = x if isinstance(x, TRFlowState) else self.start(x, backbone, num_steps)
         scheduler = state.scheduler
         timesteps, sigmas = scheduler.timesteps, scheduler.sigmas.tolist()
@@ -189,7 +201,10 @@ class TRFlowSampler(SchedulerSampler):
         estimates = list(state.estimates)
         for i in range(state.step, min(stop, needed)):
             t, dt = sigmas[i], sigmas[i] - sigmas[i + 1]
-            t_rows = uniform_rows(float(timesteps[i]) / scale, x.shape[0], x.shape[2], x.device)
+            if times is None:
+                t_rows = uniform_rows(float(timesteps[i]) / scale, x.shape[0], x.shape[2], x.device)
+            else:
+                t_rows = times[i].to(x.device).expand(x.shape[0], -1)
             v = denoise(x, t_rows)
             x0 = x - t * v
             e = state.noise - span * v if self.estimate == "euler" else x0

@@ -6,52 +6,22 @@ winner's noise (sampled again in full) or its partly denoised state (continued, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import torch
 
-from lvg.sampling.scheduler_loop import Denoise, Generators, SamplingState
+from lvg.contracts import ClipContext, ClipStart, Parts
 from lvg.seeding import candidate_seed, generator
 
-
-@dataclass
-class ClipContext:
-    """What a noise-init strategy may use for one clip.
-
-    `seed` is the clip's own seed (candidate 0 draws exactly the plain Gaussian noise from it); `make_denoise(n)`
-    gives the clip's denoiser for a batch of n samples; `guide` [3, H, W] in [-1, 1] is the frame the clip continues
-    from; the method keeps the clip's pixel frames from `keep_from` on (the ones before are the given frames).
-    """
-
-    shape: tuple[int, ...]
-    seed: int
-    clip_index: int
-    backbone: object
-    sampler: object
-    make_denoise: Callable[[int], Denoise]
-    guide: torch.Tensor
-    keep_from: int = 0
-
-
-@dataclass
-class ClipStart:
-    """Where the clip's sampling starts: noise (a tensor) or a partly denoised `SamplingState`, the generator(s) its
-    remaining steps draw from, and what the strategy wants logged (the search's candidates, scores, winner, time)."""
-
-    start: torch.Tensor | SamplingState
-    generator: Generators
-    log: dict | None = field(default=None)
+__all__ = ["ClipContext", "ClipStart", "NoiseInit", "candidate_generator", "draw_noise"]
 
 
 class NoiseInit:
-    """A noise-init strategy: `strategy(ctx) -> ClipStart` for each clip."""
+    """A noise-init strategy (`lvg.contracts.NoiseInit`): `strategy(ctx) -> ClipStart` for each clip."""
 
     def __call__(self, ctx: ClipContext) -> ClipStart:
         raise NotImplementedError
 
-    def check(self, num_steps: int) -> None:
-        """Refuse settings a sampler of `num_steps` steps cannot run (called when the module is built)."""
+    def check(self, parts: Parts) -> None:
+        """Refuse parts this strategy cannot work with (called when the module is built); plain noise takes any."""
 
 
 def candidate_generator(clip_seed: int, candidate: int) -> torch.Generator:

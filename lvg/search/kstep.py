@@ -16,8 +16,9 @@ import time
 
 import torch
 
-from lvg.errors import require
-from lvg.search.base import ClipContext, ClipStart, NoiseInit, draw_noise
+from lvg.contracts import ClipContext, ClipStart, Parts
+from lvg.errors import LvgError, require
+from lvg.search.base import NoiseInit, draw_noise
 from lvg.search.scorers import ColourConsistencyScorer, Scorer
 
 STRATEGIES = ("restart", "prefix")
@@ -52,15 +53,26 @@ class KStepSearch(NoiseInit):
         self.strategy = strategy
         self.max_batch = max_batch
 
-    def check(self, num_steps: int) -> None:
-        require(
-            self.k <= num_steps,
-            f"k={self.k} is more than the sampler's {num_steps} steps: use 1 <= k <= s (k = s is brute force)",
-        )
+    def check(self, parts: Parts) -> None:
+        """Refuse, at build: more preview steps than the sampler takes, a preview schedule the sampler cannot run
+        (T-RFlow's interval must hold a step of the k-step schedule too), and a method whose clips are not sampled
+        whole from noise (PA-VDM's windows draw each chunk's noise as it enters)."""
+        s = parts.sampler.num_steps
+        require(self.k <= s, f"k={self.k} is more than the sampler's {s} steps: use 1 <= k <= s (k = s: brute force)")
+        if self.strategy == "restart" and self.k < s and self.candidates > 1:
+            try:
+                parts.sampler.check_steps(parts.backbone, self.k)
+            except LvgError as e:
+                names = parts.names(self, parts.sampler)
+                raise LvgError(f"{names}: the {self.k}-step previews cannot run: {e}") from e
+        if parts.method.trajectory != "whole":
+            raise LvgError(
+                f"{parts.names(self, parts.method)}: the search chooses a whole clip's starting noise, but this "
+                "method draws each chunk's noise as it enters its window: drop noise_init (or use GaussianNoise)"
+            )
 
     def __call__(self, ctx: ClipContext) -> ClipStart:
         s = ctx.sampler.num_steps
-        self.check(s)
         if self.candidates == 1:
             noise, generator = draw_noise(ctx)
             return ClipStart(noise, generator, self._log([None], 0, 0.0, s))
@@ -95,10 +107,10 @@ class KStepSearch(NoiseInit):
         generators = [g for _, g in drawn]
         denoise = ctx.make_denoise(len(rows))
         if self.strategy == "restart":
-            state = ctx.sampler.run(denoise, noise, ctx.backbone, generators, num_steps=self.k)
+            state = ctx.sampler.walk(denoise, noise, ctx.times(self.k), ctx.backbone, generators)
             preview = state.x
         else:
-            state = ctx.sampler.run(denoise, noise, ctx.backbone, generators, stop=self.k)
+            state = ctx.sampler.walk(denoise, noise, ctx.times(), ctx.backbone, generators, stop=self.k)
             preview = state.x0
         frames = ctx.backbone.decode(preview)[:, :, ctx.keep_from :]
         return self.scorer(frames, ctx.guide.to(frames.device)).float().cpu(), state, generators

@@ -26,6 +26,7 @@ from lvg.backbones import CogVideoX
 from lvg.backbones.cogvideox import DPMStepAdapter, frames_first
 from lvg.errors import LvgError
 from lvg.methods import GenerationRequest
+from lvg.noise.schedules import uniform_times
 from lvg.sampling import SchedulerSampler
 from lvg.search import ColourConsistencyScorer, KStepSearch
 from lvg.search.base import ClipContext, draw_noise
@@ -220,8 +221,9 @@ def test_prefix_search_continues_the_winner_as_if_uninterrupted(cog):
     latents, mask = m.method.clip_condition(bb, guide, bb.latent_frames(FRAMES))
     cond = bb.conditioning(["a blue square"], latents, mask, guide=guide)
     ctx = ClipContext(
-        tuple(latents.shape), 5, 0, bb, m.sampler, lambda n: bb.denoiser(cond.repeat(n)), guide[0, :, -1], 1
-    )
+        tuple(latents.shape), 5, 0, bb, m.sampler, lambda n: bb.denoiser(cond.repeat(n)), guide[0, :, -1],
+        lambda n: uniform_times(m.sampler.schedule(bb, n), latents.shape[2]), 1,
+    )  # fmt: skip
     start = KStepSearch(candidates=3, k=2, strategy="prefix", scorer=ColourConsistencyScorer())(ctx)
     assert start.start.step == 2 and start.start.scheduler.old_pred_original_sample.shape[0] == 1
     x = m.sampler.run(ctx.make_denoise(1), start.start, bb, start.generator).x

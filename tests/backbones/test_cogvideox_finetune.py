@@ -20,6 +20,7 @@ from tests_paths import REPO
 
 from lvg.backbones import CogVideoX
 from lvg.backbones.cogvideox import frames_first
+from lvg.contracts import TRAINABLE
 from lvg.errors import LvgError
 from lvg.methods import ChunkwiseI2V
 from lvg.methods.objective import noised_and_target
@@ -66,6 +67,7 @@ def test_chunkwise_finetunes_cogvideox_with_its_own_conditioning(cog, monkeypatc
 
 def test_a_backbone_without_a_training_objective_is_refused(cog, monkeypatch):
     monkeypatch.setattr(type(cog), "prediction_type", property(lambda self: "sample"))
+    monkeypatch.setattr(type(cog), "capabilities", cog.capabilities - {TRAINABLE})
     video = torch.zeros(1, 3, FRAMES, HEIGHT, WIDTH)
     with pytest.raises(LvgError, match="neither a rectified-flow model nor a DDPM one .* predicts 'sample'"):
         ChunkwiseI2V().loss(cog, {"video": video, "prompt": ["a"]}, torch.Generator().manual_seed(0))

@@ -167,15 +167,15 @@ def test_chunkwise_kstep_search_runs_on_svd(svd):
         width=SIZE,
     )
     start = as_guide(guide_image(2))
-    logs = []
-    request = GenerationRequest(start, ["", ""], FRAMES, seed=0, on_search=lambda i, log: logs.append(log))
+    request = GenerationRequest(start, ["", ""], FRAMES, seed=0)
     encoded = []
     real_encode = svd.encode
     svd.encode = lambda video: (encoded.append(video.shape), real_encode(video))[1]
     try:
-        clips = list(module.generate(request))
+        results = list(module.generate(request))
     finally:
         del svd.encode
+    clips, logs = [r.frames for r in results], [r.search for r in results if r.search is not None]
     assert encoded == []  # SVD embeds the guide itself: lvg's condition latents are not VAE-encoded for it
     assert [tuple(c.shape) for c in clips] == [(3, 1, SIZE, SIZE)] + [(3, FRAMES - 1, SIZE, SIZE)] * 2
     assert torch.equal(clips[0], start[0])

@@ -2,6 +2,7 @@ from types import SimpleNamespace
 
 import torch
 
+from lvg.contracts import ClipResult
 from lvg.data.toy_world import true_long_video
 from lvg.evaluation.toy_quality import evaluate_toy_drift
 
@@ -18,7 +19,8 @@ class ReplayModule:
         frames, _ = true_long_video(request.seed, len(request.prompts), 6, 2, 32)
         if self.frozen:
             frames = frames[1:2].expand_as(frames)
-        yield from (frames * 2 - 1).permute(1, 0, 2, 3).split(4, dim=1)
+        parts = (frames * 2 - 1).permute(1, 0, 2, 3).split(4, dim=1)
+        yield from (ClipResult(i - 1, part) for i, part in enumerate(parts))
 
 
 def test_the_true_video_scores_the_truth_and_a_frozen_guide_scores_the_still_reference():

@@ -47,11 +47,11 @@ def chunkwise_kstep(backbone, frames: int, height: int, width: int) -> tuple[lis
     """Two clips of chunk-wise generation with k-step search from a random guide: checks the parts' shapes, the
     guide frame and that each clip searched; returns the parts and the search logs."""
     _, guide = guide_image(height, width)
-    logs = []
     search = KStepSearch(candidates=2, k=2, scorer=ColourConsistencyScorer())
     m = chunkwise(backbone, search, frames=frames, height=height, width=width)
-    request = GenerationRequest(guide, ["a cat", "a dog"], frames, seed=0, on_search=lambda i, log: logs.append(log))
-    parts = list(m.generate(request))
+    request = GenerationRequest(guide, ["a cat", "a dog"], frames, seed=0)
+    results = list(m.generate(request))
+    parts, logs = [r.frames for r in results], [r.search for r in results if r.search is not None]
     assert [tuple(p.shape) for p in parts] == [(3, 1, height, width)] + [(3, frames - 1, height, width)] * 2
     torch.testing.assert_close(parts[0], guide[0])
     assert all(torch.isfinite(p).all() for p in parts) and len(logs) == 2

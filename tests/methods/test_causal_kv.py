@@ -59,11 +59,13 @@ def test_stage2_needs_long_videos_and_no_context_grad_with_checkpointing(tiny_to
         m.method.loss(m.backbone, long_batch(), torch.Generator())
 
 
-def generate(m, prompts, **kw):
+def generate(m, prompts, searches=None, **kw):
+    """The generated frames and each clip's context log; the search logs go into `searches` by clip."""
     start = torch.zeros(1, 3, 2, 16, 16)
-    logs = {}
-    req = GenerationRequest(start, list(prompts), 4, seed=4, on_context=logs.__setitem__, **kw)
-    return torch.cat(list(m.generate(req))[1:], dim=1), logs
+    results = list(m.generate(GenerationRequest(start, list(prompts), 4, seed=4, **kw)))
+    if searches is not None:
+        searches.update({r.index: r.search for r in results if r.search is not None})
+    return torch.cat([r.frames for r in results[1:]], dim=1), {r.index: r.context for r in results if r.context}
 
 
 @torch.no_grad()
@@ -100,8 +102,14 @@ def test_cache_memory_is_bounded_by_n_except_for_all(tiny_toy_dir, policy, bound
     m = module(tiny_toy_dir, method, steps=1)
     sizes = []
     start = torch.zeros(1, 3, 2, 16, 16)
-    req = GenerationRequest(start, PROMPTS, 4, on_context=lambda i, log: sizes.append(len(method.cache.clips)))
-    for _ in m.generate(req):
+    record_clip = method.record_clip
+
+    def record_and_count(*args):  # before a clip's K/V join the cache: what the clip attended to is all it holds
+        sizes.append(len(method.cache.clips))
+        record_clip(*args)
+
+    method.record_clip = record_and_count
+    for _ in m.generate(GenerationRequest(start, PROMPTS, 4)):
         pass
     if bound is None:
         assert sizes == list(range(len(PROMPTS)))  # everything kept
@@ -136,6 +144,6 @@ def test_combines_with_kstep_noise_search(tiny_toy_dir):
         frames_per_clip=4, height=16, width=16,
     )  # fmt: skip
     searches = {}
-    video, logs = generate(m, PROMPTS[:3], on_search=searches.__setitem__)
+    video, logs = generate(m, PROMPTS[:3], searches)
     assert sorted(searches) == [0, 1, 2] and all(len(s["scores"]) == 3 for s in searches.values())
     assert logs[2]["selected"] == [0, 1] and torch.isfinite(video).all()

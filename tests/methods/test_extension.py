@@ -1,5 +1,6 @@
 import pytest
 import torch
+from helpers.results import frames, video
 
 from lvg.errors import LvgError
 from lvg.methods import Extension, GenerationRequest
@@ -91,7 +92,9 @@ def _request(seed=0, clips=3):
 
 def test_generation_streams_start_then_new_frames_per_clip(tiny_module):
     req = _request()
-    parts = list(tiny_module.generate(req))
+    results = list(tiny_module.generate(req))
+    assert [r.index for r in results] == [-1, 0, 1, 2]
+    parts = frames(results)
     assert len(parts) == 4
     assert torch.equal(parts[0], req.start[0])
     assert all(p.shape == (3, 2, 16, 16) for p in parts[1:])  # 4 frames per clip, 2 given
@@ -99,10 +102,10 @@ def test_generation_streams_start_then_new_frames_per_clip(tiny_module):
 
 
 def test_generation_is_seeded_and_each_clip_continues_the_last(tiny_module, monkeypatch):
-    a = torch.cat(list(tiny_module.generate(_request(seed=3))), 1)
+    a = video(tiny_module.generate(_request(seed=3)))
     torch.manual_seed(123)  # global RNG state must not matter
-    b = torch.cat(list(tiny_module.generate(_request(seed=3))), 1)
-    c = torch.cat(list(tiny_module.generate(_request(seed=4))), 1)
+    b = video(tiny_module.generate(_request(seed=3)))
+    c = video(tiny_module.generate(_request(seed=4)))
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
@@ -114,7 +117,7 @@ def test_generation_is_seeded_and_each_clip_continues_the_last(tiny_module, monk
         return real(backbone, cond_pixels, latent_frames)
 
     monkeypatch.setattr(tiny_module.method, "clip_condition", spy)
-    parts = list(tiny_module.generate(_request(seed=3)))
+    parts = frames(tiny_module.generate(_request(seed=3)))
     # clip 1 (index 1 in seen) is conditioned on the last two frames of clip 0 as generated
     assert torch.equal(seen[1][0], parts[1][:, -2:])
 

@@ -2,9 +2,12 @@ import pytest
 import torch
 
 from lvg.backbones.base import Condition
+from lvg.contracts import GUIDE_IMAGE, Parts
 from lvg.errors import LvgError
 from lvg.methods import Extension, GenerationRequest
 from lvg.methods.guidance import condition_guided_denoiser, rescale_guided, without_frames
+from lvg.sampling import SchedulerSampler
+from lvg.search import GaussianNoise
 
 
 def _clip(module, batch=1, seed=0):
@@ -93,7 +96,7 @@ def test_guided_generation_is_seeded_and_differs_from_unguided(tiny_module):
     def video(scale):
         tiny_module.method.condition_guidance = scale
         request = GenerationRequest(start, ["a blue square moving down"] * 2, frames_per_clip=4, seed=7)
-        return torch.cat(list(tiny_module.generate(request)), 1)
+        return torch.cat([clip.frames for clip in tiny_module.generate(request)], 1)
 
     guided = video(2.0)
     assert torch.equal(guided, video(2.0))
@@ -109,8 +112,11 @@ def test_bad_guidance_is_refused():
         Extension(condition_guidance=2.0, guidance_min_t=-0.1)
 
     class GuideOwnWay:  # SVD, CogVideoX, Wan I2V take the guide through their own inputs
-        is_extension = False
+        capabilities = frozenset({GUIDE_IMAGE})
+
+    def parts(method):
+        return Parts(GuideOwnWay(), method, GaussianNoise(), SchedulerSampler(2), 8)
 
     with pytest.raises(LvgError, match="needs an extension backbone"):
-        Extension(condition_guidance=2.0).check(GuideOwnWay(), 8, None, None)
-    Extension(condition_guidance=1.0).check(GuideOwnWay(), 8, None, None)
+        Extension(condition_guidance=2.0).check(parts(Extension(condition_guidance=2.0)))
+    Extension(condition_guidance=1.0).check(parts(Extension(condition_guidance=1.0)))

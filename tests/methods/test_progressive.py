@@ -2,14 +2,17 @@
 
 import pytest
 import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
+from helpers.results import frames
 
 from lvg import LongVideoModule
 from lvg.backbones import Toy
 from lvg.backbones.base import Condition
+from lvg.contracts import PER_FRAME_TIMES, Parts
 from lvg.errors import LvgError
 from lvg.methods import GenerationRequest, Progressive
 from lvg.sampling import SchedulerSampler, euler_rows
-from lvg.search import KStepSearch
+from lvg.search import GaussianNoise, KStepSearch
 from lvg.seeding import clip_seed
 
 
@@ -21,6 +24,10 @@ class FrozenBackbone:
     latent_channels = 3
     device = torch.device("cpu")
     prediction_type = "flow"
+    capabilities = frozenset({PER_FRAME_TIMES})
+
+    def make_scheduler(self, shift=None):
+        return FlowMatchEulerDiscreteScheduler()
 
     def __init__(self) -> None:
         self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -51,7 +58,7 @@ def request(clips, seed=0, frames_per_clip=8, size=16):
 
 
 def planned(method, backbone, frames_per_clip=8, steps=3):
-    method.check(backbone, frames_per_clip, SchedulerSampler(steps), None)
+    method.check(Parts(backbone, method, GaussianNoise(), SchedulerSampler(steps), frames_per_clip))
     return method
 
 
@@ -59,7 +66,7 @@ def planned(method, backbone, frames_per_clip=8, steps=3):
 def test_every_generated_frame_passes_every_level_exactly_once(chunked, steps):
     bb = FrozenBackbone()
     method = planned(Progressive(chunk_size=2, chunked=chunked), bb, steps=steps)
-    parts = list(method.generate(bb, SchedulerSampler(steps), None, request(5)))
+    parts = frames(method.generate(bb, SchedulerSampler(steps), None, request(5)))
     video = torch.cat(parts[1:], dim=1)  # [3, 10, H, W]: the zero velocity keeps each frame's noise
     grid = method.window_plan.times
     seen = {f: [] for f in range(video.shape[1])}
@@ -84,7 +91,7 @@ def test_n_chunks_give_exactly_n_chunks_streamed_before_the_video_is_done():
     parts = []
     for part in method.generate(bb, SchedulerSampler(3), None, request(7)):
         calls_at_yield.append(len(bb.calls))
-        parts.append(part)
+        parts.append(part.frames)
     assert len(parts) == 1 + 7 and all(p.shape == (3, 2, 16, 16) for p in parts[1:])
     total = len(bb.calls)
     assert total == (7 + 3 - 1) * 1  # (M + S - 1) iterations of k = 1 step: no wasted steps
@@ -111,20 +118,17 @@ def progressive_module(tiny_toy_dir):
 
 
 def test_generation_is_seeded_and_resumes_from_its_carry(progressive_module):
-    whole = list(progressive_module.generate(request(5, seed=3)))
+    results = list(progressive_module.generate(request(5, seed=3)))
+    whole = frames(results)
     torch.manual_seed(1)  # global RNG state must not matter
-    again = list(progressive_module.generate(request(5, seed=3)))
-    other = list(progressive_module.generate(request(5, seed=4)))
+    again = frames(progressive_module.generate(request(5, seed=3)))
+    other = frames(progressive_module.generate(request(5, seed=4)))
     assert all(torch.equal(a, b) for a, b in zip(whole, again))
     assert not torch.equal(torch.cat(whole[1:], 1), torch.cat(other[1:], 1))
 
-    req = request(5, seed=3)
-    for i, _ in enumerate(progressive_module.generate(req)):
-        if i == 2:  # two chunks done: stop, as a crash would
-            break
-    resumed = request(5, seed=3)
-    resumed.first_clip, resumed.carry = 2, req.carry
-    rest = list(progressive_module.generate(resumed))
+    resumed = request(5, seed=3)  # two chunks done: continue from the second's carry, as after a crash
+    resumed.first_clip, resumed.carry = 2, results[2].carry
+    rest = frames(progressive_module.generate(resumed))
     assert len(rest) == 3
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(rest, whole[3:]))
 
@@ -146,7 +150,7 @@ def test_a_one_stage_window_on_the_scheduler_grid_is_the_ordinary_sampler(tiny_t
     method = Progressive(chunk_size=4, clean_front=False, level_grid="scheduler")
     module = LongVideoModule(bb, method, SchedulerSampler(5), frames_per_clip=4, height=16, width=16)
     assert method.window_plan.stages == 1 and method.window_plan.substeps == 5
-    parts = list(module.generate(request(1, seed=2, frames_per_clip=4)))
+    parts = frames(module.generate(request(1, seed=2, frames_per_clip=4)))
     noise = torch.randn(1, 3, 4, 16, 16, generator=torch.Generator().manual_seed(clip_seed(2, 0)))
     reference = module.sampler(bb.denoiser(bb.conditioning(["prompt 0"])), noise, bb)
     assert torch.allclose(parts[1], reference[0].clamp(-1, 1), atol=1e-5)
@@ -214,7 +218,8 @@ def test_bad_settings_are_one_line_errors(tiny_toy_dir):
     with pytest.raises(LvgError, match="shift_scale must be >= 0"):
         Progressive(shift_scale=-0.1)
     with pytest.raises(LvgError, match="drop noise_init"):
-        Progressive(chunk_size=2).check(bb, 8, SchedulerSampler(3), KStepSearch(candidates=2, k=1))
+        method = Progressive(chunk_size=2)
+        KStepSearch(candidates=2, k=1).check(Parts(bb, method, GaussianNoise(), SchedulerSampler(3), 8))
 
 
 def test_a_guide_image_fills_the_front_chunk():

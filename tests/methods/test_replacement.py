@@ -36,7 +36,7 @@ def test_with_noise_replaces_condition_frames_by_fresh_noisy_copies_at_the_curre
     m = module(tiny_toy_dir, ReplacementWithNoise(condition_frames=2))
     calls = spy_predict(m.backbone, monkeypatch)
     req = request(1)
-    parts = list(m.generate(req))
+    parts = [r.frames for r in m.generate(req)]
     given = req.start
     residuals = []
     for x, t in calls:
@@ -53,24 +53,25 @@ def test_without_noise_keeps_condition_frames_clean_at_level_zero(tiny_toy_dir, 
     m = module(tiny_toy_dir, ReplacementWithoutNoise(condition_frames=2))
     calls = spy_predict(m.backbone, monkeypatch)
     req = request(2)
-    parts = list(m.generate(req))
+    results = list(m.generate(req))
+    parts = [r.frames for r in results]
     assert len(calls) == 2 * 4
     for x, t in calls[:4]:
         assert torch.equal(x[:, :, :2], req.start) and (t[:, :2] == 0).all() and (t[:, 2:] > 0).all()
     # clip 1 is conditioned on the last two frames of clip 0 as generated
     assert torch.allclose(calls[4][0][0, :, :2], parts[1], atol=1e-6)
-    assert torch.equal(req.carry, parts[2][None].cpu())
+    assert torch.equal(results[-1].carry, parts[2][None].cpu())
 
 
 @pytest.mark.parametrize("method", [ReplacementWithNoise, ReplacementWithoutNoise])
 def test_generation_is_seeded_and_resumes(tiny_toy_dir, method):
     m = module(tiny_toy_dir, method(), steps=2)
-    a = list(m.generate(request(3, seed=1)))
-    b = list(m.generate(request(3, seed=1)))
+    a = [r.frames for r in m.generate(request(3, seed=1))]
+    b = [r.frames for r in m.generate(request(3, seed=1))]
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     resumed = request(3, seed=1)
     resumed.first_clip, resumed.carry = 2, a[2][:, -2:][None]
-    assert torch.allclose(next(iter(m.generate(resumed))), a[3], atol=1e-6)
+    assert torch.allclose(next(iter(m.generate(resumed))).frames, a[3], atol=1e-6)
 
 
 def _batch():

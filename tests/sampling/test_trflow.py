@@ -8,6 +8,7 @@ from lvg.backbones import Toy
 from lvg.backbones.base import Condition
 from lvg.errors import LvgError
 from lvg.methods import ChunkwiseI2V
+from lvg.noise.schedules import uniform_times
 from lvg.sampling import SchedulerSampler, TRFlowSampler
 from lvg.sampling.trflow import trflow_weights
 from lvg.search import KStepSearch
@@ -143,8 +144,9 @@ def test_trflow_inside_kstep_search(tiny_toy_dir, strategy):
     latents, mask = m.method.clip_condition(bb, guide, 4)
     cond = bb.conditioning(["a red circle"], latents, mask)
     ctx = ClipContext(
-        tuple(latents.shape), 5, 0, bb, m.sampler, lambda n: bb.denoiser(cond.repeat(n)), guide[0, :, -1], 1
-    )
+        tuple(latents.shape), 5, 0, bb, m.sampler, lambda n: bb.denoiser(cond.repeat(n)), guide[0, :, -1],
+        lambda n: uniform_times(m.sampler.schedule(bb, n), latents.shape[2]), 1,
+    )  # fmt: skip
     with torch.no_grad():
         start = KStepSearch(candidates=3, k=3, strategy=strategy)(ctx)
         x = m.sampler.run(ctx.make_denoise(1), start.start, bb, start.generator).x

@@ -7,6 +7,7 @@ from lvg import LongVideoModule
 from lvg.backbones import Toy
 from lvg.errors import LvgError
 from lvg.methods import ChunkwiseI2V, GenerationRequest
+from lvg.noise.schedules import uniform_times
 from lvg.sampling import SchedulerSampler
 from lvg.search import GaussianNoise, KStepSearch
 from lvg.search.base import ClipContext, draw_noise
@@ -26,14 +27,17 @@ def module(toy_dir, noise_init=None, steps=STEPS):
     )
 
 
-def request(logs=None, clips=2):
+def request(clips=2):
     start = torch.rand(1, 3, 1, 16, 16, generator=torch.Generator().manual_seed(3)) * 2 - 1
-    on_search = None if logs is None else (lambda i, log: logs.append(log))
-    return GenerationRequest(start, ["a red circle"] * clips, 4, seed=11, on_search=on_search)
+    return GenerationRequest(start, ["a red circle"] * clips, 4, seed=11)
 
 
-def video(m, req):
-    return torch.cat(list(m.generate(req)), dim=1)
+def video(m, req, logs=None):
+    """The video [3, T, H, W]; each clip's search log goes into `logs`."""
+    results = list(m.generate(req))
+    if logs is not None:
+        logs.extend(r.search for r in results if r.search is not None)
+    return torch.cat([r.frames for r in results], dim=1)
 
 
 def context(m, seed=5):
@@ -43,8 +47,9 @@ def context(m, seed=5):
     latents, mask = method.clip_condition(bb, guide, 4)
     cond = bb.conditioning(["a blue square"], latents, mask)
     return ClipContext(
-        tuple(latents.shape), seed, 0, bb, m.sampler, lambda n: bb.denoiser(cond.repeat(n)), guide[0, :, -1], 1
-    )
+        tuple(latents.shape), seed, 0, bb, m.sampler, lambda n: bb.denoiser(cond.repeat(n)), guide[0, :, -1],
+        lambda n: uniform_times(m.sampler.schedule(bb, n), latents.shape[2]), 1,
+    )  # fmt: skip
 
 
 def full_run(ctx, candidate):
@@ -55,7 +60,7 @@ def full_run(ctx, candidate):
 
 def test_chosen_candidate_is_the_argmax_of_logged_scores(tiny_toy_dir):
     logs = []
-    video(module(tiny_toy_dir, KStepSearch(candidates=5, k=2)), request(logs))
+    video(module(tiny_toy_dir, KStepSearch(candidates=5, k=2)), request(), logs)
     assert len(logs) == 2
     for log in logs:
         assert len(log["scores"]) == 5 and len(set(log["scores"])) > 1
