@@ -167,7 +167,7 @@ setattr(LvgTrainer, "calibrate-trflow", LvgTrainer.calibrate_trflow)  # `lvg cal
 def place_for_generation(model: LongVideoModule, device) -> None:
     """Move the module to `device`; a backbone with `cpu_offload` keeps its parts on the CPU until each runs."""
     backbone = model.backbone
-    if not getattr(backbone, "cpu_offload", False):
+    if not backbone.cpu_offload:  # (lvg.backbones.memory.CpuOffload, every adapter)
         model.to(device)
         return
     for child in model.children():

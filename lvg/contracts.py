@@ -239,6 +239,13 @@ def require_capability(backbone: Backbone, capability: str, who: object, what_to
         )
 
 
+def refuse_capability(backbone: Backbone, capability: str, who: object, why: str) -> None:
+    """One line if `backbone` declares `capability` that `who` cannot serve (e.g. a guide image a text-to-video
+    method never gives)."""
+    if capability in backbone.capabilities:
+        raise LvgError(f"{type(who).__name__} cannot drive {type(backbone).__name__}: {why}")
+
+
 def require_flow(backbone: Backbone, who: object, what_to_do: str) -> None:
     """One line unless `backbone` is a rectified-flow model (its output is the velocity n - x0)."""
     if backbone.prediction_type != "flow":

@@ -120,8 +120,9 @@ class CausalKV(Extension):
         self.cache.reset()
         install_cached_kv(backbone.attention_modules(), self.cache)
 
-        def text(i: int) -> torch.Tensor:
-            return backbone.encode_prompts([prompts[row][i] for row in range(b)])
+        def condition(i: int, latents: torch.Tensor, mask: torch.Tensor) -> Condition:
+            clip_prompts = [prompts[row][i] for row in range(b)]
+            return backbone.conditioning(clip_prompts, self.fill_condition(latents, mask), mask)
 
         def select(i: int) -> None:
             rows = [self.policy.select(list(prompts[row]), i, list(range(i))).clips for row in range(b)]
@@ -132,7 +133,7 @@ class CausalKV(Extension):
         with torch.set_grad_enabled(self.context_grad and torch.is_grad_enabled()):
             for i in range(target):
                 select(i)
-                cond = Condition(text(i), self.fill_condition(x0[:, i], given), given)
+                cond = condition(i, x0[:, i], given)
                 with backbone.frame_offset(i * stride):
                     self.record_clip(backbone, x0[:, i], cond, i, int(torch.randint(2**62, (1,), generator=generator)))
 
@@ -142,7 +143,7 @@ class CausalKV(Extension):
         t_rows = uniform_rows(t, b, f).to(device)
         noise = torch.randn(x.shape, generator=generator).to(device)
         mask = self.condition_mask(b, f, backbone, generator).to(device)
-        cond = Condition(text(target), self.fill_condition(x, mask), mask)
+        cond = condition(target, x, mask)
         with backbone.frame_offset(target * stride):
             pred = backbone.predict(flow_match_xt(x, noise, t_rows), t_rows, cond)
         if not backbone.is_gradient_checkpointing:

@@ -162,7 +162,7 @@ class Extension(ClipByClip):
         x_t, target, t_rows = noised_and_target(backbone, x0, noise, t_rows)
         if backbone.is_extension:
             mask = self.condition_mask(b, f, backbone, generator).to(device)
-            cond = Condition(backbone.encode_prompts(list(batch["prompt"])), self.fill_condition(x0, mask), mask)
+            cond = backbone.conditioning(list(batch["prompt"]), self.fill_condition(x0, mask), mask)
             weight = torch.ones_like(mask) if self.loss_on_condition else 1 - mask
         else:
             cond = self.guide_condition(backbone, batch, x0, generator)

@@ -23,7 +23,16 @@ from dataclasses import dataclass
 
 import torch
 
-from lvg.contracts import PER_FRAME_TIMES, ClipResult, GenerationRequest, Parts, require_capability, require_flow
+from lvg.contracts import (
+    GUIDE_IMAGE,
+    PER_FRAME_TIMES,
+    ClipResult,
+    GenerationRequest,
+    Parts,
+    refuse_capability,
+    require_capability,
+    require_flow,
+)
 from lvg.errors import require
 from lvg.methods.base import Method
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
@@ -154,6 +163,8 @@ class Progressive(Method):
         backbone = parts.backbone
         require_flow(backbone, self, "PA-VDM's levels are flow times; use a flow backbone (toy, Wan)")
         require_capability(backbone, PER_FRAME_TIMES, self, "use a Wan-architecture backbone (Toy, Wan)")
+        refuse_capability(backbone, GUIDE_IMAGE, self, "it needs a guide image per clip, and PA-VDM gives its window "
+                          "and the prompt only: use a text-to-video backbone (Toy, Wan)")  # fmt: skip
         self.window_plan = self.plan(backbone, parts.frames_per_clip, parts.sampler)
         self.condition_frames = pixel_frames(backbone, self.chunk_size) if self.clean_front else 1
 

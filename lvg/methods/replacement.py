@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from lvg.contracts import PER_FRAME_TIMES, Parts, require_capability, require_flow
+from lvg.contracts import GUIDE_IMAGE, PER_FRAME_TIMES, Parts, refuse_capability, require_capability, require_flow
 from lvg.errors import require
 from lvg.methods.base import ClipByClip, MadeClip, clip_context, sample_clip
 from lvg.methods.progressive import pixel_frames
@@ -56,6 +56,8 @@ class Replacement(ClipByClip):
         moves: per-frame times), whole latent condition frames, and frames left to generate."""
         backbone, frames_per_clip = parts.backbone, parts.frames_per_clip
         require_flow(backbone, self, "the replacement baselines noise and denoise by flow matching (toy, Wan)")
+        why = "it needs a guide image, and these baselines put the given frames in the sample: use Toy or Wan"
+        refuse_capability(backbone, GUIDE_IMAGE, self, why)
         if not self.noised:
             require_capability(backbone, PER_FRAME_TIMES, self, "use ReplacementWithNoise, or a Wan backbone")
         f = backbone.latent_frames(self.condition_frames)
