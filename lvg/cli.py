@@ -23,54 +23,40 @@ from lvg.cli_errors import parser_errors_as_one_line
 from lvg.errors import LvgError
 from lvg.fit_resume import keep_csv_logs, resolve_last
 from lvg.module import LongVideoModule
+from lvg.options import GenerationOptions, StartOptions, with_options
 from lvg.safe_load import check_checkpoint_file, load_weights_only
 from lvg.scale import check_strategy
 from lvg.tracking import log_context_table, log_search_table
 
 
 class LvgTrainer(Trainer):
-    """Lightning's Trainer plus the `generate` subcommand (its arguments are this method's signature)."""
+    """Lightning's Trainer plus the `generate` and `calibrate-trflow` subcommands (their arguments are the methods'
+    signatures, the generation options derived from `lvg.options`)."""
 
+    lvg_config: dict | None = None  # the resolved config, for the sidecar (set by LvgCLI.before_generate)
+
+    @with_options(GenerationOptions)
     def generate(
         self,
         model: LongVideoModule,
-        output: str = "outputs/long_video.mp4",
-        num_clips: int | None = None,
-        prompt: str | None = None,
-        prompt_file: str | None = None,
-        guide: str | None = None,
-        toy_seed: int = 0,
-        seed: int = 0,
-        fps: int = 8,
         ckpt_path: str | None = None,
         progress: bool = True,
-        resume: bool = True,
         jobs: str | None = None,
         shard: str | None = None,
-        repeat_last_prompt: bool = False,
+        **options,
     ) -> dict:
         """Generate a long video clip by clip into `output` (mp4) with a JSON sidecar beside it.
 
         Args:
-            output: the mp4 to write (atomically; the sidecar is the same name with .json).
-            num_clips: clips to generate (default: one per prompt-file line, else 12).
-            prompt: one prompt for every clip. prompt_file: one prompt per line, one line per clip.
-            guide: a guide image for the first clip, or a video whose last frames start the long video; without it
-                the first frames and prompts come from a toy world.
-            toy_seed: which toy world starts the video when no guide is given.
-            seed: the generation seed (each clip's noise comes from its own generator derived from it).
-            fps: frames per second of the mp4.
             ckpt_path: a Lightning checkpoint (.ckpt) to load weights from (default: the backbone's own weights).
             progress: show progress bars over clips and denoising steps.
-            resume: continue an interrupted run of the same command (its log `.<output>.resume/` is beside the
-                output); false starts over.
             jobs: a JSON-lines manifest of many videos, one job per line (see `lvg.jobs`); each process generates
                 its share (job i where i % world == rank) and skips jobs already done.
             shard: this process's share of `jobs` as RANK/WORLD (default: from torchrun / srun, else 0/1).
-            repeat_last_prompt: with a prompt file shorter than num_clips, repeat its last line (else an error).
         """
-        from lvg.generate import generate_video
+        from lvg.generate import write_long_video
 
+        options = GenerationOptions(**options)
         if ckpt_path is not None:
             load_weights(model, ckpt_path)
         place_for_generation(model, self.strategy.root_device)
@@ -79,24 +65,8 @@ class LvgTrainer(Trainer):
         if jobs is not None:
             from lvg.jobs import run_jobs
 
-            given = dict(num_clips=num_clips, prompt=prompt, prompt_file=prompt_file, guide=guide, toy_seed=toy_seed,
-                         seed=seed, fps=fps, resume=resume, repeat_last_prompt=repeat_last_prompt)  # fmt: skip
-            return run_jobs(model, jobs, shard, given, getattr(self, "lvg_config", None), progress)
-        sidecar = generate_video(
-            model,
-            output,
-            num_clips=num_clips,
-            prompt=prompt,
-            prompt_file=prompt_file,
-            guide=guide,
-            toy_seed=toy_seed,
-            seed=seed,
-            fps=fps,
-            config=getattr(self, "lvg_config", None),
-            progress=progress,
-            resume=resume,
-            repeat_last_prompt=repeat_last_prompt,
-        )
+            return run_jobs(model, jobs, shard, options, self.lvg_config, progress)
+        sidecar = write_long_video(model, options, self.lvg_config, progress)
         searches = {c["index"]: c["search"] for c in sidecar["clips"] if "search" in c}
         log_search_table(self.loggers, "generate/search", searches)
         contexts = {c["index"]: c["context"] for c in sidecar["clips"] if "context" in c}
@@ -107,6 +77,7 @@ class LvgTrainer(Trainer):
                 logger.experiment.finish()
         return sidecar
 
+    @with_options(StartOptions)
     def calibrate_trflow(
         self,
         model: LongVideoModule,
@@ -114,16 +85,12 @@ class LvgTrainer(Trainer):
         reference: str = "full",
         t_lows: list[float] | None = None,
         seeds: int = 4,
-        num_clips: int = 1,
-        toy_seed: int = 0,
-        seed: int = 0,
-        guide: str | None = None,
-        prompt: str | None = None,
-        prompt_file: str | None = None,
         ckpt_path: str | None = None,
         output: str = "outputs/trflow_calibration.json",
+        **options,
     ) -> dict:
         """Pick T-RFlow's t_low so the AF of videos over [t_low, t_high] matches the reference (error-free §3.4).
+        The videos start as `lvg generate`'s do (one clip each unless num_clips says more).
 
         Args:
             t_high: the upper threshold, kept fixed (paper: 0.7).
@@ -131,13 +98,13 @@ class LvgTrainer(Trainer):
                 literal reading, degenerate: see lvg.calibrate_trflow).
             t_lows: candidate t_low values (default: every step time of the schedule below t_high).
             seeds: calibration videos (toy worlds toy_seed, toy_seed + 1, ..., or the guide with one seed each).
-            num_clips: clips per video.
-            toy_seed, seed, guide, prompt, prompt_file: as in `lvg generate`.
             ckpt_path: a Lightning checkpoint (.ckpt) to load weights from.
             output: the JSON file the searched curve is written to (a generate config's .mp4 `output` puts it
                 beside that video as `<name>.trflow_calibration.json`).
         """
         from lvg.calibrate_trflow import calibrate_trflow, curve_path, format_curve
+
+        start = StartOptions(**options)
 
         if ckpt_path is not None:
             load_weights(model, ckpt_path)
@@ -148,12 +115,12 @@ class LvgTrainer(Trainer):
             reference=reference,
             t_lows=t_lows,
             seeds=seeds,
-            num_clips=num_clips,
-            toy_seed=toy_seed,
-            seed=seed,
-            guide=guide,
-            prompt=prompt,
-            prompt_file=prompt_file,
+            num_clips=start.num_clips or 1,
+            toy_seed=start.toy_seed,
+            seed=start.seed,
+            guide=start.guide,
+            prompt=start.prompt,
+            prompt_file=start.prompt_file,
             output=output,
         )
         print(format_curve(result))

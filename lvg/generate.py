@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from lvg.data.toy_world import toy_start
 from lvg.errors import LvgError, require
 from lvg.methods.base import GenerationRequest
+from lvg.options import GenerationOptions
 from lvg.output_check import check_output
 from lvg.resume import ResumeLog, weights_fingerprint
 from lvg.video import VideoSink, publish_together, to_uint8, write_json_tmp
@@ -98,23 +99,18 @@ def plan_prompts(
     return (toy_prompts or [""] * n)[:n]  # no prompt: an empty one per clip (image-only models ignore it)
 
 
-def generate_video(
-    module,
-    output: str,
-    num_clips: int | None = None,
-    prompt: str | None = None,
-    prompt_file: str | None = None,
-    guide: str | None = None,
-    toy_seed: int = 0,
-    seed: int = 0,
-    fps: int = 8,
-    config: dict | None = None,
-    progress: bool = True,
-    resume: bool = True,
-    repeat_last_prompt: bool = False,
-) -> dict:
-    """Generate and write `output` (mp4) and `output`.json; returns the sidecar dict. With `resume`, an interrupted
-    run of the same inputs (its log beside the output, see `lvg.resume`) continues where it stopped."""
+def generate_video(module, output: str, config: dict | None = None, progress: bool = True, **options) -> dict:
+    """Generate and write `output` (mp4) and `output`.json; returns the sidecar dict. `options` are the other fields
+    of `GenerationOptions` (prompts, guide, seeds, fps, resume)."""
+    return write_long_video(module, GenerationOptions(output=str(output), **options), config, progress)
+
+
+def write_long_video(module, options: GenerationOptions, config: dict | None = None, progress: bool = True) -> dict:
+    """Generate `options.output` (mp4) and its .json sidecar; returns the sidecar dict. With `options.resume`, an
+    interrupted run of the same inputs (its log beside the output, see `lvg.resume`) continues where it stopped."""
+    o = options
+    output, num_clips, prompt, prompt_file, guide = o.output, o.num_clips, o.prompt, o.prompt_file, o.guide
+    toy_seed, seed, fps, resume = o.toy_seed, o.seed, o.fps, o.resume
     require(num_clips is None or num_clips >= 1, f"num_clips must be at least 1, got {num_clips}")
     require(1 <= fps <= 1000, f"fps must be a whole number of frames per second in [1, 1000], got {fps}")
     out = check_output(output)
@@ -127,7 +123,7 @@ def generate_video(
         require(h == w, f"the toy world makes square frames, the model is {h}x{w}: give --guide")
         n = DEFAULT_NUM_CLIPS if num_clips is None else num_clips
         start, toy_prompts, _ = toy_start(toy_seed, n, frames, c, h)
-    prompts = plan_prompts(num_clips, prompt, prompt_file, toy_prompts, repeat_last_prompt)
+    prompts = plan_prompts(num_clips, prompt, prompt_file, toy_prompts, o.repeat_last_prompt)
 
     weights = weights_fingerprint(module)
     inputs = {"config": (config or {}).get("model"), "weights": weights, "start frames": start.numpy().tobytes(),

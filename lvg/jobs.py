@@ -10,14 +10,16 @@ continues from its resume log, so rerunning the same command finishes what is le
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 from lvg.errors import LvgError, require
+from lvg.options import GenerationOptions
 from lvg.output_check import check_output
 
-JOB_KEYS = ("output", "prompt", "prompt_file", "guide", "num_clips", "seed", "toy_seed", "fps")
+JOB_KEYS = ("output", "prompt", "prompt_file", "guide", "num_clips", "seed", "toy_seed", "fps")  # GenerationOptions
 
 
 def read_jobs(path: str) -> list[dict]:
@@ -74,9 +76,12 @@ def is_done(output: str) -> bool:
     return out.is_file() and out.with_suffix(".json").is_file()
 
 
-def run_jobs(module, manifest: str, shard: str | None, defaults: dict, config: dict | None, progress: bool) -> dict:
-    """Generate this process's share of the manifest's jobs; returns what was made and skipped."""
-    from lvg.generate import generate_video
+def run_jobs(
+    module, manifest: str, shard: str | None, defaults: GenerationOptions, config: dict | None, progress: bool
+) -> dict:
+    """Generate this process's share of the manifest's jobs (each a `defaults` with the job's fields replaced);
+    returns what was made and skipped."""
+    from lvg.generate import write_long_video
 
     jobs = read_jobs(manifest)
     rank, world = parse_shard(shard) if shard else process_rank()
@@ -91,7 +96,7 @@ def run_jobs(module, manifest: str, shard: str | None, defaults: dict, config: d
         if is_done(job["output"]):
             skipped.append(job["output"])
             continue
-        args = {**defaults, **job}
-        generate_video(module, config={**(config or {}), "job": {"index": i, **job}}, progress=progress, **args)
+        options = dataclasses.replace(defaults, **job)
+        write_long_video(module, options, {**(config or {}), "job": {"index": i, **job}}, progress)
         made.append(job["output"])
     return {"rank": rank, "world_size": world, "jobs": len(jobs), "made": made, "skipped": skipped}

@@ -100,10 +100,10 @@ class ToyWorld:
         seed: int,
         resolution: int = 32,
         min_sprites: int = 1,
-        max_sprites: int = 3,
-        radius: tuple[float, float] = (0.12, 0.18),
-        speed: int = 1,
-        background: str = "gradient",
+        max_sprites: int = 2,
+        radius: tuple[float, float] = (0.09, 0.14),
+        speed: int = 4,
+        background: str = "flat",
     ) -> None:
         require(resolution >= 8, f"toy world resolution {resolution} is too small: use at least 8 pixels")
         require(
@@ -112,8 +112,8 @@ class ToyWorld:
         )
         require(background in BACKGROUNDS, f"background must be one of {BACKGROUNDS}, not {background!r}")
         require(
-            isinstance(speed, int) and 1 <= speed <= resolution // 8,
-            f"toy world speed {speed!r} must be a whole number of pixels per frame in [1, {resolution // 8}]",
+            isinstance(speed, int) and 1 <= speed <= resolution // 4,
+            f"toy world speed {speed!r} must be a whole number of pixels per frame in [1, {resolution // 4}]",
         )
         self.rng = np.random.default_rng(seed)
         self.resolution = resolution
@@ -330,7 +330,7 @@ def concat_truth(a: Truth, b: Truth) -> Truth:
 
 
 def toy_start(
-    seed: int, num_clips: int, frames_per_clip: int, overlap: int, resolution: int, max_sprites: int = 3
+    seed: int, num_clips: int, frames_per_clip: int, overlap: int, resolution: int, max_sprites: int = 2
 ) -> tuple[torch.Tensor, list[str], list[Clip]]:
     """What a toy long video starts from: the world's first `overlap` frames [1, 3, c, H, W] in [-1, 1], its
     per-clip prompts, and its clips (ground truth for measuring drift)."""
@@ -356,7 +356,7 @@ def true_state(clips: list[Clip], overlap: int) -> Truth:
 
 
 def true_long_video(
-    seed: int, num_clips: int, frames_per_clip: int, overlap: int, resolution: int, max_sprites: int = 3
+    seed: int, num_clips: int, frames_per_clip: int, overlap: int, resolution: int, max_sprites: int = 2
 ) -> tuple[torch.Tensor, Truth]:
     """The true frames [T, 3, H, W] in [0, 1] and ground truth of the toy long video `toy_start` begins."""
     _, _, clips = toy_start(seed, num_clips, frames_per_clip, overlap, resolution, max_sprites)

@@ -38,7 +38,7 @@ def evaluate_toy_drift(
     module,
     num_seeds: int = 16,
     num_clips: int = 12,
-    max_sprites: int = 3,
+    max_sprites: int = 2,
     seed: int = 0,
     first_seed: int | None = None,
 ) -> dict:

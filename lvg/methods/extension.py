@@ -25,6 +25,9 @@ class Extension(ClipByClip):
     Args:
         condition_frames: pixel frames carried from clip to clip (and the most given in training).
         min_condition_frames: the fewest given in training; 1 keeps the model usable from one guide image.
+        full_condition_prob: in training, the share of samples given all `condition_frames` (what generation gives);
+            the others get a count drawn uniformly below it. None draws every count uniformly in
+            [min_condition_frames, condition_frames].
         task_probs: probabilities of the multi-task variants `first`, `last`, `first_last`, `none` (§3.3 drops the
             condition with rate 0.1; the split of the rest is not given in the paper, so it is an option).
         timestep_sampling: `uniform` t ~ U(0, 1) or `logit_normal` (SD3), one t per clip.
@@ -55,6 +58,7 @@ class Extension(ClipByClip):
         condition_guidance: float = 1.0,
         guidance_rescale: float = 0.0,
         guidance_min_t: float = 0.0,
+        full_condition_prob: float | None = None,
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -78,6 +82,11 @@ class Extension(ClipByClip):
         require(abs(sum(probs.values()) - 1) < 1e-6, f"task_probs must sum to 1, got {sum(probs.values())}")
         self.condition_frames = condition_frames
         self.min_condition_frames = min_condition_frames
+        require(
+            full_condition_prob is None or 0 <= full_condition_prob <= 1,
+            f"full_condition_prob must be in [0, 1] (or null), got {full_condition_prob}",
+        )
+        self.full_condition_prob = full_condition_prob
         self.task_probs = probs
         self.timestep_sampling = timestep_sampling
         self.loss_on_condition = loss_on_condition
@@ -130,6 +139,11 @@ class Extension(ClipByClip):
         names = list(self.task_probs)
         picks = torch.multinomial(torch.tensor([self.task_probs[n] for n in names]), batch, True, generator=generator)
         counts = torch.randint(self.min_condition_frames, self.condition_frames + 1, (batch,), generator=generator)
+        if self.full_condition_prob is not None:
+            fewer = torch.randint(self.min_condition_frames, max(self.condition_frames, self.min_condition_frames + 1),
+                                  (batch,), generator=generator)  # fmt: skip
+            full = torch.rand(batch, generator=generator) < self.full_condition_prob
+            counts = torch.where(full, torch.full_like(counts, self.condition_frames), fewer)
         mask = torch.zeros(batch, latent_frames)
         for b in range(batch):
             k = min(backbone.latent_frames(int(counts[b])), latent_frames - 1)

@@ -24,7 +24,7 @@ def test_frames_shape_range_and_resolution():
 def test_sprite_count_between_min_and_max():
     counts = {len(ToyWorld(s, min_sprites=1, max_sprites=4).sprites) for s in range(60)}
     assert counts == {1, 2, 3, 4}
-    assert max(len(ToyWorld(s).sprites) for s in range(60)) == 3  # the default world has at most 3
+    assert max(len(ToyWorld(s).sprites) for s in range(60)) == 2  # the default world has at most 2
 
 
 def test_truth_masks_are_exactly_the_sprite_coloured_pixels():
@@ -36,19 +36,17 @@ def test_truth_masks_are_exactly_the_sprite_coloured_pixels():
     np.testing.assert_array_equal(clip.truth.background, ToyWorld(3, max_sprites=3).background)
 
 
-def test_motion_is_on_the_pixel_lattice_and_bounces_by_reflection():
-    clip = ToyWorld(5, resolution=32, max_sprites=3).video(60)
+@pytest.mark.parametrize("speed", [1, 4])
+def test_motion_is_on_the_lattice_and_bounces_by_reflection(speed):
+    world = ToyWorld(5, resolution=32, max_sprites=3, speed=speed)
+    clip = world.video(60)
     pos = clip.truth.positions  # [F, K, 2]
-    assert np.array_equal(pos, np.round(pos))  # whole pixels
+    assert np.array_equal(pos, np.round(pos / speed) * speed)  # on the lattice of `speed` pixels
     steps = np.abs(np.diff(pos, axis=0))
-    assert set(np.unique(steps)) <= {0.0, 1.0}  # speed 1: one pixel per frame along each axis
-    for k, r in enumerate(clip.truth.radii):
-        lo, hi = np.ceil(r), 32 - np.ceil(r)
-        assert (pos[:, k] >= lo).all() and (pos[:, k] <= hi).all()
-    touched = (pos == np.ceil(clip.truth.radii)[None, :, None]) | (
-        pos == 32 - np.ceil(clip.truth.radii)[None, :, None]
-    )
-    assert touched.any()  # 60 frames reach a wall: the bounce happened inside the range
+    assert set(np.unique(steps)) <= {0.0, float(speed)}  # `speed` pixels per frame along each axis
+    bounds = np.array([world.bounds(r) for r in clip.truth.radii], dtype=np.float32)  # [K, 2]: lowest, highest
+    assert (pos >= bounds[None, :, :1]).all() and (pos <= bounds[None, :, 1:]).all()
+    assert ((pos == bounds[None, :, :1]) | (pos == bounds[None, :, 1:])).any()  # a wall reached: a bounce
 
 
 def test_a_lone_sprite_moves_as_an_exact_translation_of_its_mask():
