@@ -1,16 +1,26 @@
-"""`lvg calibrate-trflow`: pick T-RFlow's t_low by matching AF (error-free paper §3.4, eq. 6).
+"""`lvg calibrate-trflow`: pick a T-RFlow threshold by matching AF (error-free paper §3.4, eq. 6).
 
-For each candidate t_low (by default every step time of the schedule below t_high: t_low values between two step
-times keep the same terms), videos are sampled with T-RFlow over [t_low, t_high] on a set of starts, prompts and
-seeds, and their AF is compared with that of videos sampled over a reference interval; the t_low with the smallest
-gap wins. The curve searched is returned (and written as JSON).
+Which threshold (the mapping, stated here once). §3.4 first sets a threshold that drops the late, high-frequency
+terms ("to suppress most of the accumulated degradation"), then adds a second that drops the early, low-frequency
+terms "to compensate", calibrated against AF (table 3 goes [0, 0.7] -> [0.3, 0.7] on the paper's noise-to-clean
+axis). lvg's time runs from t = 1 (noise) to 0 (`lvg.sampling.trflow`), so the first cut is our `t_low` (0.3: drop
+t < 0.3, the late steps) and the compensating one is our `t_high` (0.7: drop t > 0.7, the early steps). So the
+default search (`search="t_high"`) fixes t_low and picks t_high; `search="t_low"` is the other reading (fix t_high,
+pick t_low).
+
+For each candidate (by default every step time of the schedule on the searched side: values between two step times
+keep the same terms), videos are sampled with T-RFlow over the candidate interval on a set of starts, prompts and
+seeds, and their AF is compared with that of videos sampled over a reference interval; the candidate with the
+smallest gap wins. The curve searched is returned (and written as JSON).
 
 Which reference: the paper's sentence is garbled ("the AF of the video generated within the interval [.] matches
 that of the video generated within the interval [.]"). Matching [0, t_high] is degenerate: t_low at or below the
 last step time keeps exactly the same terms, so the gap is zero there whatever the model does. The default
 `reference="full"` matches the untruncated sampler [0, 1] instead: dropping the late terms (t < t_low) lowers the
 high-frequency content that dropping the early terms (t > t_high) raised, and the calibration finds where the two
-balance (the paper's stated aim: "re-balances the spectral content"). `reference="t_high"` is the literal reading.
+balance (the paper's stated aim: "re-balances the spectral content"). `reference="t_high"` is the literal reading:
+the interval with only the other cut ([0, t_high] when searching t_low, [t_low, 1] when searching t_high), degenerate
+in the same way at the far end.
 """
 
 from __future__ import annotations
@@ -111,11 +121,29 @@ def intervals_af(module, intervals: list, world: tuple, seed: int, base: Schedul
     return [world_af(module, sampler, start, prompts, seed) for sampler in samplers]
 
 
+SEARCHES = ("t_high", "t_low")
+
+
+def candidate_intervals(times: list[float], search: str, t_low: float, t_high: float, candidates) -> list:
+    """(value, interval) per candidate threshold: every step time on the searched side by default (module doc)."""
+    if search == "t_high":
+        values = candidates or sorted({round(t, 6) for t in times[:-1] if t > t_low + 1e-6} | {1.0})
+        for t in values:
+            require(t_low < t <= 1.0, f"every t_high must be in (t_low={t_low}, 1], got {t}")
+        return [(t, (t_low, t)) for t in values]
+    values = candidates or sorted({round(t, 6) for t in times[:-1] if t < t_high - 1e-6})
+    for t in values:
+        require(0.0 <= t < t_high, f"every t_low must be in [0, t_high={t_high}), got {t}")
+    return [(t, (t, t_high)) for t in values]
+
+
 def calibrate_trflow(
     module,
     t_high: float = 0.7,
     reference: str = "full",
-    t_lows: list[float] | None = None,
+    candidates: list[float] | None = None,
+    search: str = "t_high",
+    t_low: float = 0.3,
     seeds: int = 4,
     num_clips: int = 1,
     toy_seed: int = 0,
@@ -125,29 +153,31 @@ def calibrate_trflow(
     prompt_file: str | None = None,
     output: str | None = None,
 ) -> dict:
-    """Search t_low in [0, t_high) so AF over [t_low, t_high] matches AF over the reference; the curve and the pick.
+    """Search the `search` threshold (the other held at `t_low` / `t_high`) so AF over the candidate interval matches
+    AF over the reference; the curve and the pick.
 
     The module's sampler gives the steps and shift (and, for a T-RFlow sampler, its estimate reading); it is put
     back afterwards. Every interval, the reference included, is T-RFlow, so [0, 1] is plain Euler on the schedule
     (the scheduler sampler itself for flow-match Euler; not UniPC's multistep update). Deterministic: every video
     is sampled from seeds derived from `seed` and the world index."""
+    require(search in SEARCHES, f"search must be one of {SEARCHES}, not {search!r}")
     require(0.0 < t_high <= 1.0, f"t_high must be in (0, 1], got {t_high}")
+    require(0.0 <= t_low < 1.0, f"t_low must be in [0, 1), got {t_low}")
     require(reference in REFERENCES, f"reference must be one of {REFERENCES}, not {reference!r}")
     require(seeds >= 1 and num_clips >= 1, f"seeds and num_clips must be at least 1, got {seeds} and {num_clips}")
     base = module.sampler
     require(isinstance(base, SchedulerSampler), "calibration needs the module's sampler to give num_steps and shift")
-    estimate = getattr(base, "estimate", "euler")
+    estimate = base.estimate if isinstance(base, TRFlowSampler) else "euler"
     times = schedule_times(module.backbone, base.num_steps, base.shift)
-    if t_lows is None:
-        t_lows = sorted({round(t, 6) for t in times[:-1] if t < t_high - 1e-6})
-    require(bool(t_lows), f"no step of the {base.num_steps}-step schedule lies below t_high={t_high}: use more steps")
-    for t in t_lows:
-        require(0.0 <= t < t_high, f"every t_low must be in [0, t_high={t_high}), got {t}")
-        require(bool(kept_steps(times, t, t_high)), f"[{t}, {t_high}] holds no step of the schedule: drop {t}")
-    ref = (0.0, 1.0) if reference == "full" else (0.0, t_high)
+    searched = candidate_intervals(times, search, t_low, t_high, candidates)
+    require(bool(searched), f"no step of the {base.num_steps}-step schedule to search {search} over: use more steps")
+    for _, (lo, hi) in searched:
+        require(bool(kept_steps(times, lo, hi)), f"[{lo}, {hi}] holds no step of the schedule: drop that candidate")
+    literal = (0.0, t_high) if search == "t_low" else (t_low, 1.0)  # the interval with the first cut only
+    ref = (0.0, 1.0) if reference == "full" else literal
     worlds = calibration_starts(module, seeds, num_clips, toy_seed, guide, prompt, prompt_file)
 
-    intervals = [ref] + [(t_low, t_high) for t_low in t_lows]
+    intervals = [ref] + [interval for _, interval in searched]
     try:
         per_world = [
             intervals_af(module, intervals, world, evaluation_seed(seed, index), base, estimate)
@@ -157,15 +187,17 @@ def calibrate_trflow(
         module.sampler = base
     ref_af = [row[0] for row in per_world]
     curve = []
-    for column, t_low in enumerate(t_lows, start=1):
+    for column, (value, (lo, hi)) in enumerate(searched, start=1):
         af = [row[column] for row in per_world]
         gap = sum(af) / len(af) - sum(ref_af) / len(ref_af)
-        kept = len(kept_steps(times, t_low, t_high))
-        curve.append({"t_low": t_low, "af": sum(af) / len(af), "gap": gap, "kept_steps": kept, "af_per_world": af})
+        kept = len(kept_steps(times, lo, hi))
+        curve.append({search: value, "t_low": lo, "t_high": hi, "af": sum(af) / len(af), "gap": gap,
+                      "kept_steps": kept, "af_per_world": af})  # fmt: skip
     best = min(curve, key=lambda row: abs(row["gap"]))
     result = {
+        "search": search,
         "t_low": best["t_low"],
-        "t_high": t_high,
+        "t_high": best["t_high"],
         "reference": list(ref),
         "reference_af": sum(ref_af) / len(ref_af),
         "reference_af_per_world": ref_af,
@@ -193,8 +225,9 @@ def curve_path(output: str) -> str:
 def format_curve(result: dict) -> str:
     """The searched curve as a few readable lines (the JSON holds everything)."""
     lo, hi = result["reference"]
-    lines = [f"reference [{lo}, {hi}]: AF {result['reference_af']:.4f}", "t_low    kept  AF      gap"]
+    name = result["search"]
+    lines = [f"reference [{lo}, {hi}]: AF {result['reference_af']:.4f}", f"{name:7s}  kept  AF      gap"]
     for row in result["curve"]:
-        mark = "  <- t_low" if row["t_low"] == result["t_low"] else ""
-        lines.append(f"{row['t_low']:.4f}  {row['kept_steps']:4d}  {row['af']:.4f}  {row['gap']:+.4f}{mark}")
+        mark = f"  <- {name}" if row[name] == result[name] else ""
+        lines.append(f"{row[name]:.4f}  {row['kept_steps']:4d}  {row['af']:.4f}  {row['gap']:+.4f}{mark}")
     return "\n".join(lines)

@@ -81,22 +81,27 @@ class LvgTrainer(Trainer):
     def calibrate_trflow(
         self,
         model: LongVideoModule,
+        search: str = "t_high",
+        t_low: float = 0.3,
         t_high: float = 0.7,
         reference: str = "full",
-        t_lows: list[float] | None = None,
+        candidates: list[float] | None = None,
         seeds: int = 4,
         ckpt_path: str | None = None,
         output: str = "outputs/trflow_calibration.json",
         **options,
     ) -> dict:
-        """Pick T-RFlow's t_low so the AF of videos over [t_low, t_high] matches the reference (error-free §3.4).
-        The videos start as `lvg generate`'s do (one clip each unless num_clips says more).
+        """Pick a T-RFlow threshold so the AF of videos over [t_low, t_high] matches the reference (error-free §3.4,
+        eq. 6). The videos start as `lvg generate`'s do (one clip each unless num_clips says more).
 
         Args:
-            t_high: the upper threshold, kept fixed (paper: 0.7).
-            reference: `full` matches AF over [0, 1] (the untruncated sampler); `t_high` over [0, t_high] (the
-                literal reading, degenerate: see lvg.calibrate_trflow).
-            t_lows: candidate t_low values (default: every step time of the schedule below t_high).
+            search: the threshold to pick: `t_high` (the paper's compensating cut of the early, low-frequency terms,
+                on lvg's t = 1-is-noise axis: see lvg.calibrate_trflow) or `t_low`; the other is held fixed.
+            t_low: the lower threshold (held fixed when searching t_high; paper: 0.3).
+            t_high: the upper threshold (held fixed when searching t_low; paper: 0.7).
+            reference: `full` matches AF over [0, 1] (the untruncated sampler); `t_high` the literal reading (the
+                interval with only the other cut; degenerate: see lvg.calibrate_trflow).
+            candidates: the values to try (default: every step time of the schedule on the searched side).
             seeds: calibration videos (toy worlds toy_seed, toy_seed + 1, ..., or the guide with one seed each).
             ckpt_path: a Lightning checkpoint (.ckpt) to load weights from.
             output: the JSON file the searched curve is written to (a generate config's .mp4 `output` puts it
@@ -111,9 +116,11 @@ class LvgTrainer(Trainer):
         model.to(self.strategy.root_device)
         result = calibrate_trflow(
             model,
+            search=search,
+            t_low=t_low,
             t_high=t_high,
             reference=reference,
-            t_lows=t_lows,
+            candidates=candidates,
             seeds=seeds,
             num_clips=start.num_clips or 1,
             toy_seed=start.toy_seed,
@@ -124,7 +131,7 @@ class LvgTrainer(Trainer):
             output=output,
         )
         print(format_curve(result))
-        print(f"t_low = {result['t_low']} (curve written to {curve_path(output)})")
+        print(f"{search} = {result[search]} (curve written to {curve_path(output)})")
         return result
 
 

@@ -164,7 +164,9 @@ class GenerationRequest:
     image is c = 1); `prompts` has one entry per clip. `on_step(step, t, x)` is called after every denoising step.
 
     Resuming: a request with `first_clip = k` and the `carry` of the `ClipResult` of clip k - 1 generates clips
-    k, k+1, ... exactly as an uninterrupted run would."""
+    k, k+1, ... exactly as an uninterrupted run would. `scratch` is a folder a method may keep bulky state in across
+    clips (the causal-KV cache's spilled K/V): the resume log's, so it survives a crash with the log (None: a
+    temporary folder)."""
 
     start: torch.Tensor
     prompts: list[str]
@@ -173,6 +175,7 @@ class GenerationRequest:
     on_step: StepCallback | None = field(default=None, repr=False)
     first_clip: int = 0
     carry: Any = field(default=None, repr=False)
+    scratch: str | None = None
 
     @property
     def num_clips(self) -> int:

@@ -138,7 +138,7 @@ def write_long_video(module, options: GenerationOptions, config: dict | None = N
     def on_step(i: int, t: float, x: torch.Tensor) -> None:
         step_bar.update(1)
 
-    request = GenerationRequest(start, prompts, frames, seed=seed, on_step=on_step)
+    request = GenerationRequest(start, prompts, frames, seed=seed, on_step=on_step, scratch=str(log.dir / "method"))
     records: list[dict] = []  # per clip: seconds, and the noise search's log if there was one
     shape = (h, w, 3)
     with VideoSink(out, fps=fps, publish=False) as sink, torch.no_grad():
@@ -176,6 +176,7 @@ def write_long_video(module, options: GenerationOptions, config: dict | None = N
         "condition_frames": int(start.shape[2]),  # given frames at the start of the video (not generated)
         "seed": seed,
         "weights": weights,  # lvg.resume.weights_fingerprint of the weights that made the video
+        "solver": module.sampler.solver(module.backbone),  # the update the sampler stepped with
         "start": {"guide": guide} if guide else {"toy_seed": toy_seed},
         "clips": [{"index": i, "prompt": p, **r} for i, (p, r) in enumerate(zip(prompts, records))],
         "config": config or {},

@@ -155,7 +155,7 @@ CASES = {
     "calibrate t_high above 1": lambda s: s.calibrate("--t_high", 1.5),
     "calibrate zero seeds": lambda s: s.calibrate("--seeds", 0),
     "calibrate unknown reference": lambda s: s.calibrate("--reference", "middle"),
-    "calibrate t_low above t_high": lambda s: s.calibrate("--t_lows", "[0.9]"),
+    "calibrate t_low above t_high": lambda s: s.calibrate("--search", "t_low", "--candidates", "[0.9]"),
 }
 
 

@@ -25,11 +25,24 @@ def module(tiny_toy_dir):
     )
 
 
+def test_by_default_the_compensating_threshold_t_high_is_searched_with_t_low_fixed(module):
+    """§3.4's calibrated threshold drops the early, low-frequency terms: on lvg's axis (t = 1 is noise) that is
+    t_high, searched over every step time above the fixed t_low (and 1, no cut)."""
+    result = calibrate_trflow(module, seeds=1)
+    assert result["search"] == "t_high" and result["t_low"] == 0.3
+    times = module.backbone.make_scheduler()
+    times.set_timesteps(STEPS)
+    above = sorted({round(t, 6) for t in times.sigmas[:-1].tolist() if t > 0.3} | {1.0})
+    assert [row["t_high"] for row in result["curve"]] == pytest.approx(above, abs=1e-6)
+    assert all(row["t_low"] == 0.3 for row in result["curve"]) and result["reference"] == [0.0, 1.0]
+    assert result["t_high"] == min(result["curve"], key=lambda row: abs(row["gap"]))["t_high"]
+
+
 def test_calibration_picks_a_t_low_inside_the_interval_deterministically(module):
     sampler = module.sampler
-    first = calibrate_trflow(module, t_high=0.7, seeds=2)
-    again = calibrate_trflow(module, t_high=0.7, seeds=2)
-    other = calibrate_trflow(module, t_high=0.7, seeds=2, seed=1)
+    first = calibrate_trflow(module, search="t_low", t_high=0.7, seeds=2)
+    again = calibrate_trflow(module, search="t_low", t_high=0.7, seeds=2)
+    other = calibrate_trflow(module, search="t_low", t_high=0.7, seeds=2, seed=1)
     assert module.sampler is sampler  # put back
     assert 0.0 <= first["t_low"] < 0.7
     times = module.backbone.make_scheduler()
@@ -55,14 +68,20 @@ def test_reweighting_one_recorded_run_equals_sampling_each_interval(module):
 
 
 def test_the_literal_reference_is_degenerate_at_the_last_step(module):
-    result = calibrate_trflow(module, t_high=0.7, reference="t_high", t_lows=[0.0, 0.5], seeds=1)
+    result = calibrate_trflow(module, search="t_low", t_high=0.7, reference="t_high", candidates=[0.0, 0.5], seeds=1)
     assert result["reference"] == [0.0, 0.7]
     assert result["curve"][0]["gap"] == 0.0 and result["t_low"] == 0.0  # [0, 0.7] against itself
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"t_high": 1.5}, "t_high"), ({"t_lows": [0.8]}, "t_low"), ({"reference": "half"}, "reference")],
+    [
+        ({"t_high": 1.5}, "t_high"),
+        ({"search": "t_low", "candidates": [0.8]}, "t_low"),
+        ({"candidates": [0.2]}, "t_high"),
+        ({"reference": "half"}, "reference"),
+        ({"search": "both"}, "search"),
+    ],
 )
 def test_bad_calibration_input_is_refused(module, kwargs, match):
     with pytest.raises(LvgError, match=match):
@@ -78,8 +97,8 @@ def tiny_args(tiny_toy_dir, *extra):
 
 def test_cli_writes_the_searched_curve(tiny_toy_dir, tmp_path, capsys):
     out = tmp_path / "curve.json"
-    args = ["calibrate-trflow", *tiny_args(tiny_toy_dir, "--seeds", "1", "--t_lows", "[0.2, 0.4]", "--output", out)]
-    code, stdout, err = run_lvg(args, capsys)
+    extra = ["--seeds", "1", "--search", "t_low", "--candidates", "[0.2, 0.4]", "--output", out]
+    code, stdout, err = run_lvg(["calibrate-trflow", *tiny_args(tiny_toy_dir, *extra)], capsys)
     assert code == 0, err
     result = json.loads(out.read_text())
     assert result["t_low"] in (0.2, 0.4) and len(result["curve"]) == 2

@@ -29,11 +29,10 @@ class Selection:
 
 
 class ClipSelection:
-    """A policy: `select(prompts, current, candidates) -> Selection`. `max_clips` bounds the selection (None: all),
-    `keeps_everything` says whether a clip not selected now may still be selected later (so the cache keeps all)."""
+    """A policy: `select(prompts, current, candidates) -> Selection`. `max_clips` bounds the selection (None: all).
+    `CausalKV` asks it for every clip before the first one (the plan) with every past clip as a candidate."""
 
     max_clips: int | None = None
-    keeps_everything: bool = False
 
     def select(self, prompts: list[str], current: int, candidates: list[int]) -> Selection:
         raise NotImplementedError
@@ -72,9 +71,7 @@ class SinkAndRecent(ClipSelection):
 
 
 class AllClips(ClipSelection):
-    """Every past clip (memory grows with the video: for ablation only)."""
-
-    keeps_everything = True
+    """Every past clip (attention grows with the video: for ablation only)."""
 
     def select(self, prompts: list[str], current: int, candidates: list[int]) -> Selection:
         return Selection(sorted(c for c in candidates if c < current))
@@ -84,29 +81,21 @@ class PromptSimilarity(ClipSelection):
     """The paper's policy (§3.3, §4.1: up to 5 clips, Sentence-BERT): the `max_clips` past clips whose prompts are
     most similar (cosine of sentence-transformers embeddings) to the current clip's prompt. When scores are within
     `tolerance` of the best remaining one, the earliest clip wins ("we prioritize earlier clips, since they tend to
-    contain less error accumulation"; the paper gives no tolerance, so it is an option).
+    contain less error accumulation"; the paper gives no tolerance, so it is an option). The candidates are every
+    past clip (§3.3 selects "historical clips with the highest semantic similarity", computed offline from the
+    prompts), in training and in generation alike.
 
     Args:
         max_clips: N, the most past clips attended to.
         model: a sentence-transformers model path or hub id (default: the bundled all-MiniLM-L6-v2).
         tolerance: scores within this of the best remaining score count as a tie.
-        keep_all_candidates: choose among every past clip (exact, but the cache keeps every clip's K/V; pair it with
-            `offload`). Off (default): choose among the clips kept so far plus the newest one, so the cache holds at
-            most N + 1 clips whatever the video length (a clip dropped once is not selected again).
     """
 
-    def __init__(
-        self,
-        max_clips: int = 5,
-        model: str | None = None,
-        tolerance: float = 0.02,
-        keep_all_candidates: bool = False,
-    ) -> None:
+    def __init__(self, max_clips: int = 5, model: str | None = None, tolerance: float = 0.02) -> None:
         self.max_clips = check_max_clips(max_clips)
         require(tolerance >= 0, f"tolerance must be >= 0, got {tolerance}")
         self.model_name = model
         self.tolerance = tolerance
-        self.keeps_everything = keep_all_candidates
         self._embeddings: dict[str, torch.Tensor] = {}
 
     def embed(self, prompts: list[str]) -> torch.Tensor:

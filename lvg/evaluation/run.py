@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from lvg.console import warn
 from lvg.errors import LvgError
 from lvg.evaluation.inputs import VideoInput, collect_videos
 from lvg.evaluation.metric_set import Models, build_metrics
@@ -34,6 +35,17 @@ def _truth_of(video: VideoInput):
         video.generated_from(),
         int(s["height"]),
     )
+
+
+def warn_mixed_solvers(sidecars: dict) -> None:
+    """One warning when the compared videos were sampled with different updates (e.g. Wan's UniPC and T-RFlow's
+    Euler): a difference between them then mixes the solver into the effect being compared."""
+    solvers = sorted({s["solver"] for s in sidecars.values() if s.get("solver")})
+    if len(solvers) > 1:
+        warn(
+            f"the compared videos were sampled with different solvers ({', '.join(solvers)}): a difference between "
+            "them mixes the solver into the effect; sample the baseline with lvg.sampling.EulerSampler"
+        )
 
 
 def _is_toy(row: dict) -> bool:
@@ -139,6 +151,7 @@ def evaluate(
         what = "; ".join(f"{s.get('input', s.get('metric'))}: {s['reason']}" for s in reasons)
         raise LvgError(f"nothing could be evaluated ({what or 'no inputs'}): give videos written by `lvg generate`")
     names = [m.name for m in chosen if any(m.name in r["whole"] for r in rows)]
+    warn_mixed_solvers(sidecars)
     metric_entries = {m.name: {"source": m.source, "higher_is_better": m.higher_is_better} for m in chosen}
     if any(_is_toy(r) for r in rows):
         from lvg.evaluation.trust import mark_toy_trust

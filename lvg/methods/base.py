@@ -81,13 +81,21 @@ class ClipByClip(Method):
             cond_pixels = request.start[:, :, -self.condition_frames :].to(device)
             yield ClipResult(-1, request.start[0].to(device))
         else:
-            cond_pixels = request.carry.to(device)
+            cond_pixels = self.restore(request.carry).to(device)
         f_lat = backbone.latent_frames(request.frames_per_clip)
         for i, prompt in enumerate(request.prompts[request.first_clip :], start=request.first_clip):
             made = self.clip_video(backbone, sampler, noise_init, request, i, prompt, cond_pixels, f_lat)
             new_frames = made.video[0, :, cond_pixels.shape[2] :]
             cond_pixels = made.video[:, :, -self.condition_frames :]
-            yield ClipResult(i, new_frames, cond_pixels.cpu(), made.search, made.context)
+            yield ClipResult(i, new_frames, self.carry(cond_pixels.cpu()), made.search, made.context)
+
+    def carry(self, cond_pixels: torch.Tensor):
+        """What the next clip continues from, as the resume log keeps it (here: the condition frames)."""
+        return cond_pixels
+
+    def restore(self, carry) -> torch.Tensor:
+        """The condition frames from a `carry` (a subclass restores its own state from it too)."""
+        return carry
 
     def clip_video(
         self, backbone: Backbone, sampler: Sampler, noise_init: NoiseInit, request: GenerationRequest, index: int,

@@ -2,9 +2,18 @@
 
 Each clip is conditioned on its own prompt, the last frames of the previous clip (channel-concatenated, as
 `Extension`), and the keys/values of selected past clips (eq. 5): within a clip attention stays bidirectional, across
-clips it is causal. A clip's K/V are computed once, in one model pass over its finished latents, and reused by every
-later step and clip. Temporal RoPE positions keep increasing from clip to clip (clip i starts where its condition
+clips it is causal. Temporal RoPE positions keep increasing from clip to clip (clip i starts where its condition
 frames sat in clip i - 1), so cached keys keep their true positions.
+
+Which past clips: the policy selects among every past clip (§3.3: "the highest semantic similarity to the current
+clip"; training selects the same way), and since prompts are known in advance the whole plan is computed before the
+first clip, so a clip's K/V are kept exactly as long as a later clip will select them: spilled to files
+(`KVCache.spill`) and mapped back when selected, so memory stays flat however long the video.
+
+Whose K/V: by default a past clip's K/V are those of its last denoising step, recorded during that model call
+(eq. 5: "the latents ... from the last denoising step, which approximate the clean latent", "avoiding redundant
+computation"); `cache_from: clean` is lvg's other reading, one extra model pass over the finished latents at
+`cache_t`. A generation resumes exactly: its carry names the spilled K/V files, which live in the resume log's folder.
 
 Training (stage 2) runs on long videos cut into clips with per-clip prompts (`clips` [B, N, 3, F, H, W], consecutive
 clips overlapping by `condition_frames` frames): one target clip per step is denoised while attending to the K/V of
@@ -13,7 +22,10 @@ its selected past clips, computed in the same forward pass from their clean late
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 
@@ -26,6 +38,8 @@ from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
 from lvg.seeding import stream_seed
 
+CACHE_SOURCES = ("last_step", "clean")
+
 
 class CausalKV(Extension):
     """Extension model + KV cache of selected past clips.
@@ -34,10 +48,12 @@ class CausalKV(Extension):
         policy: which past clips each clip attends to (default: `PromptSimilarity(max_clips=5)`, the paper's).
         condition_frames, min_condition_frames, task_probs, timestep_sampling, condition_fill: as for `Extension`
             (stage 2 conditions on the first frames of each clip by default, as generation does).
-        cache_t: flow time at which past clips' K/V are computed. The paper uses "the latents from the last
-            denoising step, which approximate the clean latent"; 0 (default) takes the finished clean latents, a small
-            value (e.g. the sampler's last step) re-noises them with the clip's own seeded noise.
-        offload: keep the cache in CPU memory; only the selected clips move to the model's device per clip.
+        cache_from: `last_step` (the paper's, default): a clip's K/V from its last denoising step's model call;
+            `clean`: one more model pass over the finished latents at `cache_t` (module doc).
+        cache_t: with `cache_from: clean`, the flow time of that pass: 0 takes the clean latents, a small value
+            re-noises them with the clip's own seeded noise. Training always computes past clips' K/V from their
+            clean latents at `cache_t` (the paper's approximation of the last step).
+        offload: record K/V straight into CPU memory; only the selected clips move to the model's device.
         context_grad: in training, let gradients flow through the past clips' K/V (not with gradient checkpointing).
         condition_guidance, guidance_rescale, guidance_min_t: as for `Extension` (both branches attend to the same
             past clips; it needs a `none` task in `task_probs` when finetuning).
@@ -51,6 +67,7 @@ class CausalKV(Extension):
         task_probs: dict[str, float] | None = None,
         timestep_sampling: str = "uniform",
         condition_fill: str = "zeros",
+        cache_from: str = "last_step",
         cache_t: float = 0.0,
         offload: bool = False,
         context_grad: bool = True,
@@ -70,6 +87,8 @@ class CausalKV(Extension):
             guidance_min_t=guidance_min_t,
         )
         require(0 <= cache_t < 1, f"cache_t must be in [0, 1), got {cache_t}")
+        require(cache_from in CACHE_SOURCES, f"cache_from must be one of {CACHE_SOURCES}, not {cache_from!r}")
+        self.cache_from = cache_from
         self.policy = policy or PromptSimilarity()
         self.cache_t = cache_t
         self.context_grad = context_grad
@@ -162,25 +181,32 @@ class CausalKV(Extension):
 
     @torch.no_grad()
     def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[ClipResult]:
-        """Yield the start frames, then each clip's new frames; clip i attends to the K/V of the past clips the policy
-        selects (its result's `context` log), and its own K/V are recorded once it is finished."""
-        require(
-            request.first_clip == 0,
-            "a causal-KV run cannot be resumed (its KV cache is not in the resume log): rerun with --resume false",
-        )
+        """Yield the start frames, then each clip's new frames; clip i attends to the K/V of the past clips the plan
+        selects for it (its result's `context` log), and its own K/V are kept while a later clip selects them."""
         self.cache.reset()
         install_cached_kv(backbone.attention_modules(), self.cache)
-        try:
-            yield from super().generate(backbone, sampler, noise_init, request)
-        finally:
-            self.cache.reset()
+        self.plan = [self.policy.select(request.prompts, i, list(range(i))) for i in range(request.num_clips)]
+        self.last_use = {c: i for i, selection in enumerate(self.plan) for c in selection.clips}
+        with contextlib.ExitStack() as stack:
+            self.scratch = Path(request.scratch or stack.enter_context(tempfile.TemporaryDirectory(prefix="lvg-kv-")))
+            self.scratch.mkdir(parents=True, exist_ok=True)
+            try:
+                yield from super().generate(backbone, sampler, noise_init, request)
+            finally:
+                self.cache.reset()
+
+    def carry(self, cond_pixels: torch.Tensor) -> dict:
+        """The condition frames and the spilled K/V files later clips still select (they stay in `scratch`)."""
+        return {"pixels": cond_pixels, "kv_files": {c: p.name for c, p in self.cache.files.items()}}
+
+    def restore(self, carry: dict) -> torch.Tensor:
+        self.cache.adopt({c: self.scratch / name for c, name in carry["kv_files"].items()})
+        return carry["pixels"]
 
     def clip_video(self, backbone, sampler, noise_init, request, index, prompt, cond_pixels, latent_frames):
-        """The extension clip attending to the past clips the policy selects (its `context` log), at its true temporal
-        position; its own K/V are recorded once it is finished."""
-        selection = self.policy.select(request.prompts, index, self.cache.clips)
-        if not self.policy.keeps_everything:
-            self.cache.keep_only(set(selection.clips))
+        """The extension clip attending to the past clips the plan selects (its `context` log), at its true temporal
+        position; its own K/V are recorded (module doc) and spilled if a later clip selects them."""
+        selection = self.plan[index]
         self.cache.prepare(selection.clips, backbone.device)
         position = index * self.clip_stride(backbone, latent_frames)
         latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
@@ -188,7 +214,21 @@ class CausalKV(Extension):
         make_denoise = self.clip_denoiser(backbone, cond, selection.clips)
         ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
         with backbone.frame_offset(position):
-            sampled = sample_clip(ctx, noise_init)
-            self.record_clip(backbone, sampled.latents, cond, index, stream_seed(ctx.seed, "cache_noise"))
-        context = {**selection.log(), "position": position}
+            if self.cache_from == "last_step":
+                with self.cache.recording(index):  # each call overwrites: the final walk's last call remains
+                    sampled = sample_clip(ctx, noise_init)
+                self.cache.keep_row(index)  # a guided call's batch is [unconditional; conditional]
+            else:
+                sampled = sample_clip(ctx, noise_init)
+                self.record_clip(backbone, sampled.latents, cond, index, stream_seed(ctx.seed, "cache_noise"))
+        self.keep_what_is_selected_later(index)
+        context = {**selection.log(), "position": position, "cache_from": self.cache_from}
         return MadeClip(backbone.decode(sampled.latents), sampled.search, context)
+
+    def keep_what_is_selected_later(self, index: int) -> None:
+        """Spill clip `index`'s K/V if a later clip selects it, and forget every clip no later clip selects."""
+        if self.last_use.get(index, -1) > index:
+            self.cache.spill(index, self.scratch)
+        for clip in self.cache.clips:
+            if self.last_use.get(clip, -1) <= index:
+                self.cache.forget(clip)

@@ -139,6 +139,11 @@ class SchedulerSampler:
         """Whether this sampler can step frames at different times: flow-match Euler only."""
         return isinstance(backbone.make_scheduler(self.shift), FlowMatchEulerDiscreteScheduler)
 
+    def solver(self, backbone: Backbone) -> str:
+        """The update this sampler steps with on `backbone`: `euler`, or the multistep scheduler's class name (a
+        comparison across samplers is fair only between runs of one solver; `lvg evaluate` warns otherwise)."""
+        return "euler" if self.walks_per_frame(backbone) else type(backbone.make_scheduler(self.shift)).__name__
+
     def check_steps(self, backbone: Backbone, num_steps: int) -> None:
         """Refuse a step count this sampler cannot run (a k-step preview asks at build); any count >= 1 runs here."""
         require(num_steps >= 1, f"{type(self).__name__} needs at least 1 step, got {num_steps}")

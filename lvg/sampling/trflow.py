@@ -150,6 +150,9 @@ class TRFlowSampler(SchedulerSampler):
     def walks_per_frame(self, backbone) -> bool:
         return False
 
+    def solver(self, backbone) -> str:
+        return "euler"  # Euler on the scheduler's sigmas, whatever the checkpoint's scheduler
+
     def check_steps(self, backbone, num_steps: int) -> None:
         """Refuse a step count whose schedule holds no step in [t_low, t_high] (a k-step preview's too)."""
         scheduler = backbone.make_scheduler(self.shift)

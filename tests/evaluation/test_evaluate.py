@@ -138,3 +138,19 @@ def test_html_report_videos_load_and_play_in_step_in_chromium(videos, tmp_path, 
     assert result["seek_gap"] < 0.05 and all(t > 0.3 for t in result["after_seek"])  # the scrubber moves all
     assert all(result["playing"]) and all(t > 0.2 for t in result["after_play"])  # they play...
     assert result["play_gap"] < 0.15  # ...in step
+
+
+def test_a_comparison_that_mixes_solvers_is_warned_in_one_line(capsys):
+    from lvg.evaluation.run import warn_mixed_solvers
+
+    warn_mixed_solvers({"a.mp4": {"solver": "euler"}, "b.mp4": {"solver": "euler"}})
+    assert capsys.readouterr().err == ""
+    warn_mixed_solvers({"a.mp4": {"solver": "euler"}, "b.mp4": {"solver": "UniPCMultistepScheduler"}})
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("lvg: warning: the compared videos were sampled with different solvers")
+    assert "UniPCMultistepScheduler" in line and "EulerSampler" in line
+
+
+def test_sidecars_name_the_solver(videos):
+    sidecar = json.loads(next(videos.glob("*.json")).read_text())
+    assert sidecar["solver"] == "euler"  # the toy checkpoint's scheduler is flow-match Euler

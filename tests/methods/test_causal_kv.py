@@ -81,41 +81,65 @@ def test_first_clip_matches_plain_extension_and_later_clips_use_the_cache(tiny_t
 
 @torch.no_grad()
 def test_prompt_similarity_selection_is_logged_with_scores(tiny_toy_dir):
-    exact = PromptSimilarity(max_clips=1, keep_all_candidates=True)
-    _, logs = generate(module(tiny_toy_dir, CausalKV(policy=exact)), PROMPTS[:5])
+    _, logs = generate(module(tiny_toy_dir, CausalKV(policy=PromptSimilarity(max_clips=1))), PROMPTS[:5])
     assert logs[2]["selected"] == [0]  # "a red circle moving left" -> "a red circle"
     assert logs[4]["selected"] == [1]  # "a blue square" again: the same prompt as clip 1
     assert logs[4]["scores"][0] == pytest.approx(1.0, abs=1e-5)
-    # bounded (default): clip 1 was dropped when clip 2 kept only clip 0, so clip 4 cannot pick it any more
-    _, bounded = generate(module(tiny_toy_dir, CausalKV(policy=PromptSimilarity(max_clips=1))), PROMPTS[:5])
-    assert bounded[2]["selected"] == [0] and bounded[4]["selected"] != [1]
+    assert logs[4]["cache_from"] == "last_step"
+
+
+COMING_BACK = ["a red circle in a park", "a blue square on a table", "a blue square on a wooden table",
+               "a blue square on a kitchen table", "a red circle in a green park"]  # fmt: skip
+
+
+@torch.no_grad()
+def test_a_clip_coming_back_to_earlier_content_selects_the_exact_top_n_over_all_history(tiny_toy_dir):
+    """The paper's motivating case (§3.3): prompts A, B, B1, B2, A1 with at most 2 past clips. Clip "A1" attends to
+    the exact top 2 over every past clip, A included, in generation as in training; the old bounded candidates (clips
+    kept so far plus the newest) lost A for good once clips B1 and B2 had kept only B-like clips."""
+    policy = PromptSimilarity(max_clips=2)
+    exact = policy.select(COMING_BACK, 4, list(range(4)))
+    assert 0 in exact.clips  # A is among the two most similar to A1
+    _, logs = generate(module(tiny_toy_dir, CausalKV(policy=policy)), COMING_BACK)
+    assert logs[4]["selected"] == exact.clips
+    method = CausalKV(policy=PromptSimilarity(max_clips=2))
+    m = module(tiny_toy_dir, method)
+    seen: list = []
+    prepare = method.cache.prepare
+    method.cache.prepare = lambda rows, device=None: seen.append([list(r) for r in rows]) or prepare(rows, device)
+    batch = {"clips": torch.zeros(1, 5, 3, 4, 16, 16), "prompts": [COMING_BACK]}
+    generator = torch.Generator().manual_seed(0)
+    while len(seen) < 5:  # draw training steps until the target is the last clip (4 past clips, then the target)
+        seen.clear()
+        method.loss(m.backbone, batch, generator)
+    assert seen[-1] == [exact.clips]
 
 
 @pytest.mark.parametrize(
-    "policy, bound",
-    [(Recent(2), 2), (SinkAndRecent(3), 3), (PromptSimilarity(max_clips=2), 2), (AllClips(), None)],
-    ids=lambda v: type(v).__name__ if not isinstance(v, int | type(None)) else str(v),
+    "policy", [Recent(2), SinkAndRecent(3), PromptSimilarity(max_clips=2), AllClips()], ids=lambda p: type(p).__name__
 )
 @torch.no_grad()
-def test_cache_memory_is_bounded_by_n_except_for_all(tiny_toy_dir, policy, bound):
+def test_memory_holds_only_what_later_clips_select(tiny_toy_dir, policy):
+    """In memory: nothing but the prepared selection; in files: the K/V of clips a later clip selects; at the end:
+    nothing."""
     method = CausalKV(policy=policy)
     m = module(tiny_toy_dir, method, steps=1)
-    sizes = []
-    start = torch.zeros(1, 3, 2, 16, 16)
-    record_clip = method.record_clip
+    held, spilled = [], []
+    prepare = method.cache.prepare
 
-    def record_and_count(*args):  # before a clip's K/V join the cache: what the clip attended to is all it holds
-        sizes.append(len(method.cache.clips))
-        record_clip(*args)
+    def prepare_and_count(selection, device=None):
+        prepare(selection, device)
+        held.append(len(method.cache.store))
+        spilled.append(sorted(method.cache.files))
 
-    method.record_clip = record_and_count
-    for _ in m.generate(GenerationRequest(start, PROMPTS, 4)):
+    method.cache.prepare = prepare_and_count
+    for _ in m.generate(GenerationRequest(torch.zeros(1, 3, 2, 16, 16), PROMPTS, 4)):
         pass
-    if bound is None:
-        assert sizes == list(range(len(PROMPTS)))  # everything kept
-    else:
-        assert max(sizes) == bound == sizes[-1]  # what clip i attends to is all that is kept: N clips at most
-    assert method.cache.clips == []  # freed at the end
+    plan = method.plan
+    assert max(held) == 0  # every finished clip went to a file or was forgotten
+    for i, files in enumerate(spilled):
+        assert files == sorted(c for c in range(i) if any(c in plan[j].clips for j in range(i, len(plan))))
+    assert method.cache.clips == []
 
 
 @torch.no_grad()
@@ -126,13 +150,40 @@ def test_offloaded_cache_gives_the_same_video(tiny_toy_dir):
     assert torch.equal(offloaded, on_device)
 
 
-def test_resuming_is_refused_with_one_line(tiny_toy_dir):
-    m = module(tiny_toy_dir, CausalKV())
-    req = GenerationRequest(
-        torch.zeros(1, 3, 2, 16, 16), PROMPTS[:3], 4, first_clip=1, carry=torch.zeros(1, 3, 2, 16, 16)
-    )
-    with pytest.raises(LvgError, match="--resume false"):
-        next(m.generate(req))
+@torch.no_grad()
+def test_last_step_kv_come_from_the_last_model_call_and_clean_kv_from_one_more_pass(tiny_toy_dir):
+    calls = {"last_step": 0, "clean": 0}
+    for source in calls:
+        m = module(tiny_toy_dir, CausalKV(policy=Recent(2), cache_from=source), steps=3)
+        predict = m.backbone.predict
+
+        def counting(*a, source=source, predict=predict, **k):
+            calls[source] += 1
+            return predict(*a, **k)
+
+        m.backbone.predict = counting
+        generate(m, PROMPTS[:3])
+    assert calls["last_step"] == 3 * 3 and calls["clean"] == 3 * 3 + 3  # the paper's saves a pass per clip
+    last, _ = generate(module(tiny_toy_dir, CausalKV(policy=Recent(2))), PROMPTS[:3])
+    clean, _ = generate(module(tiny_toy_dir, CausalKV(policy=Recent(2), cache_from="clean")), PROMPTS[:3])
+    assert torch.equal(last[:, :2], clean[:, :2]) and not torch.equal(last[:, 2:], clean[:, 2:])  # clip 0 alike
+
+
+@torch.no_grad()
+def test_a_generation_resumes_from_its_carry_exactly(tiny_toy_dir, tmp_path):
+    m = module(tiny_toy_dir, CausalKV(policy=PromptSimilarity(max_clips=2)))
+    start = torch.zeros(1, 3, 2, 16, 16)
+    whole = list(m.generate(GenerationRequest(start, COMING_BACK, 4, seed=4, scratch=str(tmp_path / "a"))))
+    request = GenerationRequest(start, COMING_BACK, 4, seed=4, scratch=str(tmp_path / "b"))
+    for result in m.generate(request):
+        if result.index == 2:
+            carry = result.carry  # a crash after clip 2: the log keeps this, the K/V files stay in scratch
+            break
+    assert carry["kv_files"] and all((tmp_path / "b" / name).is_file() for name in carry["kv_files"].values())
+    resumed = GenerationRequest(start, COMING_BACK, 4, seed=4, first_clip=3, carry=carry, scratch=str(tmp_path / "b"))
+    rest = list(m.generate(resumed))
+    assert [r.index for r in rest] == [3, 4]
+    assert all(torch.equal(a.frames, b.frames) for a, b in zip(rest, whole[4:]))
 
 
 @torch.no_grad()
