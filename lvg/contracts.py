@@ -74,11 +74,13 @@ class Condition(TensorFields):
     """What the model is conditioned on for one clip: text embeddings, and optional condition latents + mask.
 
     `latents` [B, C, f, h, w] holds the clean condition frames at their positions (zeros elsewhere); `mask` [B, f]
-    is 1 on latent frames that are given and 0 on frames to generate (error-free paper, section 3.3)."""
+    is 1 on latent frames that are given and 0 on frames to generate (error-free paper, section 3.3); `negative`
+    holds the negative prompt's embeddings of a backbone with text guidance (None without it)."""
 
     text: torch.Tensor
     latents: torch.Tensor | None = None
     mask: torch.Tensor | None = None
+    negative: torch.Tensor | None = None
 
 
 # --- the four axes -------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 import diffusers
 import torch
 
-from lvg.backbones.base import Condition, GuidedPrompts, TensorFields
+from lvg.backbones.base import Condition, TensorFields
 from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
 from lvg.backbones.wan import Wan
 from lvg.contracts import CONDITION_FRAMES, GUIDE_IMAGE, TEXT_GUIDANCE
@@ -73,7 +73,7 @@ class CLIPImages:
         return out.hidden_states[-2].float()
 
 
-class WanI2V(GuidedPrompts, Wan):
+class WanI2V(Wan):
     """Backbone protocol over a Wan2.1 image-to-video checkpoint, generation as `WanImageToVideoPipeline` does it.
 
     Args:

@@ -7,6 +7,7 @@ normalisation, clip-shape errors, and that our sampling loop and prompt encoder 
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from helpers.tiny_wan import LATENT_CHANNELS, MAX_SEQUENCE_LENGTH
 from safetensors.torch import load_file
 
 from lvg.backbones import Condition, Wan
+from lvg.contracts import TEXT_GUIDANCE
 from lvg.errors import LvgError
 from lvg.sampling import SchedulerSampler
 
@@ -207,3 +209,48 @@ def test_a_checkpoint_shipping_unipc_samples(tiny_wan_dir, tmp_path):
     cond = Condition(wan.encode_prompts(PROMPTS[:1]))
     out = SchedulerSampler(3).run(wan.denoiser(cond), _latents(1, LATENT_CHANNELS, 2, 4, 4), wan, torch.Generator())
     assert out.x.shape == (1, LATENT_CHANNELS, 2, 4, 4) and torch.isfinite(out.x).all()
+
+
+@pytest.fixture(scope="module")
+def wan_guided(tiny_wan_dir) -> Wan:
+    return Wan(str(tiny_wan_dir), extension=False, guidance_scale=5.0, negative_prompt="blurry, static")
+
+
+@torch.no_grad()
+def test_text_guidance_matches_wan_pipeline_at_guidance_5(wan_guided, pipeline):
+    noise = _latents(1, LATENT_CHANNELS, 2, 2, 2, seed=4)
+    cond = wan_guided.conditioning(PROMPTS[:1])
+    assert cond.negative is not None and TEXT_GUIDANCE in wan_guided.capabilities
+    ours = SchedulerSampler(num_steps=4)(wan_guided.denoiser(cond), noise.clone(), wan_guided)
+    common = dict(num_inference_steps=4, height=16, width=16, num_frames=5, output_type="latent")
+    theirs = pipeline(prompt=PROMPTS[0], negative_prompt="blurry, static", guidance_scale=5.0,
+                      latents=noise.clone(), **common).frames  # fmt: skip
+    unguided = pipeline(prompt=PROMPTS[0], guidance_scale=1.0, latents=noise.clone(), **common).frames
+    assert torch.allclose(ours, theirs, atol=1e-4)
+    assert not torch.allclose(ours, unguided, atol=1e-3)  # the guidance did something
+
+
+@torch.no_grad()
+def test_text_and_condition_frame_guidance_nest_in_one_forward(tiny_wan_dir):
+    """Frame guidance w over text guidance s: v = T(frames) + w (T(frames) - T(no frames)) - ... written out: with
+    T(c) = u(c) + s (p(c) - u(c)) the text-guided prediction under condition c, the result is
+    T(none) + w (T(frames) - T(none)); the model is called once, on four rows."""
+    from lvg.methods.guidance import condition_guided_denoiser, without_frames
+
+    wan = Wan(str(tiny_wan_dir), guidance_scale=3.0)
+    latents = _latents(1, LATENT_CHANNELS, 2, 2, 2, seed=5)
+    mask = torch.tensor([[1.0, 0.0]])
+    cond = wan.conditioning(PROMPTS[:1], latents * mask[:, None, :, None, None], mask)
+    x, t = _latents(1, LATENT_CHANNELS, 2, 2, 2, seed=6), torch.full((1, 2), 0.6)
+    rows = []
+    predict = wan.predict
+    wan.predict = lambda x, t, c: rows.append(x.shape[0]) or predict(x, t, c)
+    nested = condition_guided_denoiser(wan, cond, 2.0)(x, t)
+    wan.predict = predict
+
+    def text_guided(c):
+        u = wan.predict(x, t, replace(c, text=c.negative))
+        return u + 3.0 * (wan.predict(x, t, c) - u)
+
+    expected = text_guided(without_frames(cond)) + 2.0 * (text_guided(cond) - text_guided(without_frames(cond)))
+    assert rows == [4] and torch.allclose(nested, expected, atol=1e-5)
