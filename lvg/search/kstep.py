@@ -30,7 +30,9 @@ class KStepSearch(NoiseInit):
     Args:
         candidates: m, the number of candidate noises (paper's cost example: 10; 1 = naive).
         k: preview steps (paper: 8 of s = 50); s is the sampler's `num_steps`. k = s is brute force.
-        scorer: the evaluator f of Algorithm 1 (default: the toy-world colour-consistency proxy).
+        scorer: the evaluator f of Algorithm 1. Default: eq. 4's CLIP scorer for a real backbone, which needs its
+            model path (`lvg.search.CLIPScorer` with `path`; refused in one line without it), and the toy world's
+            colour-consistency proxy for the toy backbone (`ColourConsistencyScorer`, best given explicitly).
         strategy: `restart` (Algorithm 1) or `prefix` (score x0 after the schedule's first k steps, continue).
         max_batch: candidates denoised together at most (a memory budget); None = all m in one batch.
     """
@@ -49,7 +51,7 @@ class KStepSearch(NoiseInit):
         require(max_batch is None or max_batch >= 1, f"max_batch must be at least 1 (or null), got {max_batch}")
         self.candidates = candidates
         self.k = k
-        self.scorer = scorer or ColourConsistencyScorer()
+        self.scorer = scorer
         self.strategy = strategy
         self.max_batch = max_batch
 
@@ -57,6 +59,7 @@ class KStepSearch(NoiseInit):
         """Refuse, at build: more preview steps than the sampler takes, a preview schedule the sampler cannot run
         (T-RFlow's interval must hold a step of the k-step schedule too), and a method whose clips are not sampled
         whole from noise (PA-VDM's windows draw each chunk's noise as it enters)."""
+        self.resolve_scorer(parts.backbone)
         s = parts.sampler.num_steps
         require(self.k <= s, f"k={self.k} is more than the sampler's {s} steps: use 1 <= k <= s (k = s: brute force)")
         if self.strategy == "restart" and self.k < s and self.candidates > 1:
@@ -70,6 +73,20 @@ class KStepSearch(NoiseInit):
                 f"{parts.names(self, parts.method)}: the search chooses a whole clip's starting noise, but this "
                 "method draws each chunk's noise as it enters its window: drop noise_init (or use GaussianNoise)"
             )
+
+    def resolve_scorer(self, backbone) -> Scorer:
+        """The scorer given, else the default for `backbone` (eq. 4's CLIP needs its path: one line without it)."""
+        if self.scorer is None:
+            from lvg.backbones.toy import Toy
+
+            require(
+                isinstance(backbone, Toy),
+                f"KStepSearch on {type(backbone).__name__} scores candidates with eq. 4's CLIP scorer, which "
+                "needs its model: give --model.init_args.noise_init.init_args.scorer lvg.search.CLIPScorer and "
+                "--model.init_args.noise_init.init_args.scorer.init_args.path /path/to/clip-vit-large-patch14",
+            )
+            self.scorer = ColourConsistencyScorer()
+        return self.scorer
 
     def __call__(self, ctx: ClipContext) -> ClipStart:
         s = ctx.sampler.num_steps
@@ -113,7 +130,8 @@ class KStepSearch(NoiseInit):
             state = ctx.sampler.walk(denoise, noise, ctx.times(), ctx.backbone, generators, stop=self.k)
             preview = state.x0
         frames = ctx.backbone.decode(preview)[:, :, ctx.keep_from :]
-        return self.scorer(frames, ctx.guide.to(frames.device)).float().cpu(), state, generators
+        scores = self.resolve_scorer(ctx.backbone)(frames, ctx.guide.to(frames.device))
+        return scores.float().cpu(), state, generators
 
     def _log(self, scores: list, winner: int, seconds: float, s: int) -> dict:
         return {

@@ -9,7 +9,7 @@ from lvg.errors import LvgError
 from lvg.methods import ChunkwiseI2V, GenerationRequest
 from lvg.noise.schedules import uniform_times
 from lvg.sampling import SchedulerSampler
-from lvg.search import GaussianNoise, KStepSearch
+from lvg.search import ColourConsistencyScorer, GaussianNoise, KStepSearch
 from lvg.search.base import ClipContext, draw_noise
 
 STEPS = 4
@@ -130,3 +130,16 @@ def test_bad_search_settings_are_one_clear_error(kwargs, message):
 def test_k_above_the_sampler_steps_is_refused_when_the_module_is_built(tiny_toy_dir):
     with pytest.raises(LvgError, match="k=9 is more than the sampler's 4 steps"):
         module(tiny_toy_dir, KStepSearch(candidates=2, k=9))
+
+
+def test_without_a_scorer_a_real_backbone_asks_for_eq_4s_clip_in_one_line(tiny_wan_dir, tiny_toy_dir):
+    from lvg.backbones import Wan
+    from lvg.methods import Extension
+    from lvg.sampling import SchedulerSampler
+
+    with pytest.raises(LvgError, match="eq. 4's CLIP scorer, which needs its model: give .*CLIPScorer"):
+        LongVideoModule(Wan(str(tiny_wan_dir)), Extension(condition_frames=1), SchedulerSampler(3),
+                        KStepSearch(candidates=2, k=2), frames_per_clip=9, height=16, width=16)  # fmt: skip
+    search = KStepSearch(candidates=2, k=2)
+    module(tiny_toy_dir, search)
+    assert isinstance(search.scorer, ColourConsistencyScorer)  # the toy world's proxy, for the toy backbone only
