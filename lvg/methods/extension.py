@@ -24,7 +24,10 @@ class Extension(ClipByClip):
 
     Args:
         condition_frames: pixel frames carried from clip to clip (and the most given in training).
-        min_condition_frames: the fewest given in training; 1 keeps the model usable from one guide image.
+        min_condition_frames: the fewest given in training (0: some samples are plain text-to-video, as §4.1's
+            "randomly provide 0 to 9 initial frames" for Wan). Counts are pixel frames; the mask is per latent
+            frame, so a count maps to the `backbone.latent_frames(count)` whole latent frames that hold it (Wan's
+            causal VAE: 0 -> 0, 1-4 -> 1, 5-8 -> 2, 9 -> 3 latent frames; the frames given are then 1 + 4(k - 1)).
         full_condition_prob: in training, the share of samples given all `condition_frames` (what generation gives);
             the others get a count drawn uniformly below it. None draws every count uniformly in
             [min_condition_frames, condition_frames].
@@ -62,8 +65,8 @@ class Extension(ClipByClip):
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
-            1 <= min_condition_frames <= condition_frames,
-            f"min_condition_frames must be in [1, condition_frames={condition_frames}], got {min_condition_frames}",
+            0 <= min_condition_frames <= condition_frames,
+            f"min_condition_frames must be in [0, condition_frames={condition_frames}], got {min_condition_frames}",
         )
         require(timestep_sampling in ("uniform", "logit_normal"), f"unknown timestep_sampling {timestep_sampling!r}")
         require(logit_normal[1] > 0, f"logit_normal std must be positive, got {logit_normal[1]}")
@@ -146,7 +149,8 @@ class Extension(ClipByClip):
             counts = torch.where(full, torch.full_like(counts, self.condition_frames), fewer)
         mask = torch.zeros(batch, latent_frames)
         for b in range(batch):
-            k = min(backbone.latent_frames(int(counts[b])), latent_frames - 1)
+            count = int(counts[b])
+            k = min(backbone.latent_frames(count), latent_frames - 1) if count else 0
             task = names[int(picks[b])]
             if task in ("first", "first_last"):
                 mask[b, :k] = 1

@@ -44,6 +44,36 @@ def test_bad_options_are_rejected():
         Extension(timestep_sampling="cubic")
 
 
+class WanLatentFrames:
+    """Wan's causal-VAE frame count (the real `WanAdapter.latent_frames`, temporal compression 4)."""
+
+    temporal_compression = 4
+
+    def latent_frames(self, n: int) -> int:
+        from lvg.backbones.wan_adapter import WanAdapter
+
+        return WanAdapter.latent_frames(self, n)
+
+
+def test_wan_extension_config_gives_0_to_9_initial_frames_as_whole_latent_frames():
+    """§4.1: "randomly provide 0 to 9 initial frames"; in Wan's latent layout that is 0 to 3 latent frames."""
+    import pathlib
+
+    import yaml
+
+    config = yaml.safe_load(pathlib.Path("configs/wan/extension.yaml").read_text())
+    args = config["model"]["init_args"]["method"]["init_args"]
+    m = Extension(**{**args, "task_probs": {"first": 1.0}})
+    mask = m.condition_mask(4000, 21, WanLatentFrames(), torch.Generator().manual_seed(0))  # 81 frames: 21 latents
+    counts = mask.sum(1)
+    shares = {k: (counts == k).float().mean().item() for k in range(4)}
+    assert set(counts.tolist()) == {0.0, 1.0, 2.0, 3.0}  # 0, 1-4, 5-8 and 9 pixel frames
+    assert abs(shares[0] - 0.1) < 0.03 and abs(shares[3] - 0.1) < 0.03  # 0 and 9 of ten equally likely counts
+    assert abs(shares[1] - 0.4) < 0.04 and abs(shares[2] - 0.4) < 0.04
+    given = mask[counts > 0]
+    assert (given.cumsum(1) == torch.arange(1, 22).clamp(max=given.sum(1, keepdim=True))).all()  # leading frames
+
+
 def _batch():
     from lvg.data import ToyWorldData
 
