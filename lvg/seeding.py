@@ -10,7 +10,8 @@ The rules (golden values in tests/test_seeding.py):
   them. A fresh generator per run is the chunk-wise paper's "set manual seed before every k-step and full-step
   sampling" (§4.1);
 - a method's own stream of a clip (draws that are not the clip's starting noise) is a candidate index no search
-  reaches (`STREAMS`): the replacement baseline's re-noising of eq. 3, the causal-KV cache's re-noising at `cache_t`;
+  reaches (`STREAMS`): the replacement baseline's re-noising of eq. 3, the causal-KV cache's re-noising at `cache_t`,
+  SVD's noise augmentation of the clip's guide image;
 - evaluation world w of a run seeded s samples with `evaluation_seed(s, w)` = s * 1_000_003 + w (toy quality,
   T-RFlow calibration);
 - training step (epoch e, batch b, rank r, stage offset o) of a module seeded s draws from `step_seed(s, e, b, r, o)`,
@@ -23,7 +24,7 @@ import torch
 
 CLIP_STRIDE = 1_000_003
 CANDIDATE_SPREAD = 0x9E3779B97F4A7C15
-STREAMS = {"replacement_noise": 1 << 20, "cache_noise": (1 << 20) + 1}
+STREAMS = {"replacement_noise": 1 << 20, "cache_noise": (1 << 20) + 1, "guide_augmentation": (1 << 20) + 2}
 
 
 def clip_seed(seed: int, clip_index: int) -> int:

@@ -351,6 +351,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         cond_latents: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
         guide: torch.Tensor | None = None,
+        seed: int | None = None,
         latent_frames: int | None = None,
     ) -> CogVideoXCondition:
         """Prompt (+ negative prompt) embeddings and the guide image's latents. The guide is the last frame of

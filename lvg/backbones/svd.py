@@ -25,6 +25,7 @@ from lvg.backbones.base import DiffusersBackbone, TensorFields
 from lvg.backbones.loading import Layout, torch_dtype
 from lvg.contracts import GUIDE_IMAGE
 from lvg.errors import require
+from lvg.seeding import stream_seed
 
 # feature_extractor/ is optional (CLIP's mean/std otherwise)
 LAYOUT = Layout(
@@ -70,7 +71,6 @@ class Svd(DiffusersBackbone):
         noise_aug_strength: noise added to the guide before VAE encoding (also a micro-condition).
         min_guidance_scale, max_guidance_scale: the per-frame guidance ramp (first to last frame); guidance is off
             when max_guidance_scale <= 1.
-        noise_aug_seed: seed of the guide's noise augmentation (the pipeline draws it from its `generator`).
         decode_chunk_size: frames per temporal-decoder call (the pipeline's `decode_chunk_size`: fewer frames, less
             memory, slightly different pixels; None decodes a clip's frames in one call). SVD's VAE has no tiling.
         cpu_offload: each part (CLIP image encoder, UNet, VAE) on the GPU only while it runs (lvg.backbones.memory).
@@ -91,7 +91,6 @@ class Svd(DiffusersBackbone):
         noise_aug_strength: float = 0.02,
         min_guidance_scale: float = 1.0,
         max_guidance_scale: float = 3.0,
-        noise_aug_seed: int = 0,
         decode_chunk_size: int | None = None,
         cpu_offload: bool = False,
     ) -> None:
@@ -117,7 +116,6 @@ class Svd(DiffusersBackbone):
         self.prediction_type = "v" if self.scheduler_config.get("prediction_type") == "v_prediction" else "epsilon"
         self.fps, self.motion_bucket_id, self.noise_aug_strength = fps, motion_bucket_id, noise_aug_strength
         self.min_guidance_scale, self.max_guidance_scale = min_guidance_scale, max_guidance_scale
-        self.noise_aug_seed = noise_aug_seed
         require(decode_chunk_size is None or decode_chunk_size >= 1, "decode_chunk_size must be >= 1 (or null)")
         self.decode_chunk_size = decode_chunk_size
         self.cpu_offload = cpu_offload
@@ -190,13 +188,13 @@ class Svd(DiffusersBackbone):
         x = ((x - mean) / std).to(self.image_encoder.dtype)
         return self.image_encoder(x).image_embeds.unsqueeze(1)
 
-    def encode_guide_latents(self, image: torch.Tensor) -> torch.Tensor:
+    def encode_guide_latents(self, image: torch.Tensor, seed: int) -> torch.Tensor:
         """Guide images [B, 3, H, W] in [-1, 1] -> noise-augmented VAE latents [B, C, h, w] (unscaled mode), as the
-        pipeline's noise augmentation + `_encode_vae_image`; the noise comes from `noise_aug_seed`."""
+        pipeline's noise augmentation + `_encode_vae_image`, the noise drawn from a generator seeded `seed`."""
         from diffusers.utils.torch_utils import randn_tensor
 
         image = image.float()
-        generator = torch.Generator().manual_seed(self.noise_aug_seed)
+        generator = torch.Generator().manual_seed(seed)
         noise = randn_tensor(image.shape, generator=generator, device=image.device, dtype=image.dtype)
         image = image + self.noise_aug_strength * noise
         return self.vae.encode(image.to(self.vae.dtype)).latent_dist.mode()
@@ -212,10 +210,13 @@ class Svd(DiffusersBackbone):
         cond_latents: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
         guide: torch.Tensor | None = None,
+        seed: int | None = None,
     ) -> SvdCondition:
         """The guide's SVD conditioning. `guide` are the given pixel frames [B, 3, c, H, W] in [-1, 1]; the last one
         is the guide image. Prompts, condition latents and mask are ignored (SVD has no text; the guide is its
-        condition)."""
+        condition). The guide's noise augmentation draws from the clip's own stream of `seed` (the clip's seed), so
+        every chunk gets fresh augmentation noise, as a pipeline call per chunk with its own generator would; without
+        a seed (a lone call) it draws from seed 0."""
         require(
             guide is not None,
             "SVD is image-to-video and needs the guide frames: use it with a method that passes guide= "
@@ -223,7 +224,8 @@ class Svd(DiffusersBackbone):
         )
         image = guide[:, :, -1].to(self.device)
         embeds = self.encode_image(image)
-        latents = self.encode_guide_latents(image).to(embeds.dtype)
+        augmentation = 0 if seed is None else stream_seed(seed, "guide_augmentation")
+        latents = self.encode_guide_latents(image, augmentation).to(embeds.dtype)
         return SvdCondition(embeds, latents, self.added_time_ids(image.shape[0]))
 
     def predict(self, x_t: torch.Tensor, t: torch.Tensor, cond: SvdCondition) -> torch.Tensor:

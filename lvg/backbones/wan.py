@@ -78,7 +78,7 @@ class Wan(GuidedPrompts, WanAdapter):
     def capabilities(self) -> frozenset[str]:
         return super().capabilities | {TEXT_GUIDANCE}
 
-    def conditioning(self, prompts, cond_latents=None, mask=None, guide=None) -> Condition:
+    def conditioning(self, prompts, cond_latents=None, mask=None, guide=None, seed=None) -> Condition:
         """Text (+ the negative prompt's, when guided) and, for extension models, condition latents and mask."""
         text, negative = self.prompt_embeddings(prompts)
         return Condition(text, cond_latents, mask, negative)

@@ -116,6 +116,7 @@ class WanAdapter(DiffusersBackbone):
         cond_latents: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
         guide: torch.Tensor | None = None,
+        seed: int | None = None,
     ) -> Condition:
         """Text + (for extension models) condition latents and mask, as the model wants them. `guide` (the given
         pixel frames [B, 3, c, H, W] in [-1, 1]) is for backbones that embed the guide image themselves (SVD's CLIP

@@ -158,6 +158,7 @@ class WanI2V(Wan):
         cond_latents: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
         guide: torch.Tensor | None = None,
+        seed: int | None = None,
         latent_frames: int | None = None,
     ) -> WanI2VCondition:
         """Prompt (+ negative prompt) embeddings, the guide's CLIP embedding and condition latents. The guide is the

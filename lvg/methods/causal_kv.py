@@ -36,7 +36,7 @@ from lvg.methods.base import MadeClip, clip_context, sample_clip
 from lvg.methods.extension import Extension
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
-from lvg.seeding import stream_seed
+from lvg.seeding import clip_seed, stream_seed
 
 CACHE_SOURCES = ("last_step", "clean")
 
@@ -210,7 +210,7 @@ class CausalKV(Extension):
         self.cache.prepare(selection.clips, backbone.device)
         position = index * self.clip_stride(backbone, latent_frames)
         latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
-        cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels)
+        cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels, seed=clip_seed(request.seed, index))
         make_denoise = self.clip_denoiser(backbone, cond, selection.clips)
         ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
         with backbone.frame_offset(position):

@@ -15,6 +15,7 @@ from lvg.methods.base import ClipByClip, MadeClip, clip_context, sample_clip
 from lvg.methods.guidance import condition_guided_denoiser
 from lvg.methods.objective import noised_and_target, require_trainable
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
+from lvg.seeding import clip_seed
 
 TASKS = ("first", "last", "first_last", "none")
 
@@ -222,7 +223,7 @@ class Extension(ClipByClip):
     def clip_video(self, backbone, sampler, noise_init, request, index, prompt, cond_pixels, latent_frames):
         """The clip conditioned on `cond_pixels` (condition latents and mask) and its own prompt, decoded."""
         latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
-        cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels)
+        cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels, seed=clip_seed(request.seed, index))
         make_denoise = self.guided_denoiser(backbone, cond)
         ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
         sampled = sample_clip(ctx, noise_init)

@@ -25,6 +25,7 @@ from lvg.errors import LvgError
 from lvg.methods import ChunkwiseI2V, GenerationRequest
 from lvg.sampling import SchedulerSampler
 from lvg.search import ColourConsistencyScorer, KStepSearch
+from lvg.seeding import clip_seed, stream_seed
 
 FRAMES, SIZE = 4, 16  # clip shape for the tiny model (sides: multiples of VAE 2 x UNet 2 = 4)
 SVD_CONFIGS = sorted((REPO / "configs" / "svd").glob("generate_*.yaml"))
@@ -112,10 +113,11 @@ def pipeline(tiny_svd_dir):
 @torch.no_grad()
 def test_sampling_matches_svd_pipeline(svd, pipeline):
     """Our SchedulerSampler + Svd.denoiser (CFG ramp 1 -> 3, noise augmentation 0.02) == the diffusers pipeline."""
-    steps, seed = 4, svd.noise_aug_seed
+    steps, clip = 4, clip_seed(0, 2)
     image = guide_image(1)
     noise = torch.randn(1, LATENT_CHANNELS, FRAMES, SIZE // 2, SIZE // 2, generator=torch.Generator().manual_seed(3))
-    cond = svd.conditioning([""], guide=as_guide(image))
+    cond = svd.conditioning([""], guide=as_guide(image), seed=clip)
+    seed = stream_seed(clip, "guide_augmentation")
     ours = SchedulerSampler(steps).run(svd.denoiser(cond), noise.clone(), svd, torch.Generator().manual_seed(0)).x
 
     common = dict(
@@ -181,6 +183,22 @@ def test_chunkwise_kstep_search_runs_on_svd(svd):
     assert torch.equal(clips[0], start[0])
     assert all(c.min() >= -1 and c.max() <= 1 and c.std() > 0 for c in clips[1:])
     assert len(logs) == 2 and all(len(log["scores"]) == 2 for log in logs)
+
+
+@torch.no_grad()
+def test_each_chunk_draws_its_own_noise_augmentation(svd, monkeypatch):
+    """Chunk i's guide is noise-augmented from chunk i's seed (a pipeline call per chunk draws afresh), not from one
+    fixed seed: the same guide image gets other augmented latents in another chunk, the same in a rerun."""
+    guide = as_guide(guide_image(4))
+    latents = [svd.conditioning([""], guide=guide, seed=clip_seed(0, i)).image_latents for i in (1, 2, 1)]
+    assert not torch.allclose(latents[0], latents[1], atol=1e-4) and torch.equal(latents[0], latents[2])
+
+    seeds = []
+    real = svd.encode_guide_latents
+    monkeypatch.setattr(svd, "encode_guide_latents", lambda image, seed: (seeds.append(seed), real(image, seed))[1])
+    module = LongVideoModule(svd, ChunkwiseI2V(), SchedulerSampler(2), frames_per_clip=FRAMES, height=SIZE, width=SIZE)
+    list(module.generate(GenerationRequest(guide, ["", "", ""], FRAMES, seed=7)))
+    assert seeds == [stream_seed(clip_seed(7, i), "guide_augmentation") for i in range(3)]
 
 
 @pytest.mark.parametrize("config", SVD_CONFIGS, ids=lambda p: p.name)
