@@ -98,3 +98,18 @@ def test_the_memory_benchmark_code_runs_on_a_tiny_wan(monkeypatch):
         names = {r["name"] for r in records}
         assert {"memory/wan_t2v_1_3b/train_lora_peak_gib", "memory/wan_vae/decode_tiled_peak_gib"} <= names
         assert all(r["value"] is None and "no CUDA" in r["notes"] for r in records)
+
+
+def test_the_kv_cache_benchmark_re_selects_old_clips_and_times_each_way_of_getting_their_kv():
+    """Its returning prompts make the paper's policy come back to clips out of the recent window (the re-selection
+    the benchmark times), and each way of getting past K/V runs the same clips."""
+    kv = harness.load(REPO / "benchmarks" / "kv_cache.py")
+    records = list(kv.reselection(quick=True, steps=1, size=16, note="tiny"))
+    names = ["kv_cache/reselection_prepare_seconds", "kv_cache/reselection_share_of_clip"]
+    assert [r["name"] for r in records] == names
+    returned = int(records[0]["notes"].split("; ")[-1].split()[0])
+    assert returned == len(kv.TOPICS) + 1  # every clip of the second round (and the third's first) re-selects
+    baseline = kv.RecomputeKV(from_clip=2, policy=kv.PromptSimilarity(kv.MAX_CLIPS), condition_fill="nearest")
+    assert len(kv.run_clips(baseline, 3, 1, 16, True)) == 3
+    drift = list(kv.drift(quick=True, lora=None))
+    assert len(drift) == 4 and all(r["value"] is None and "configs/toy/causal_kv.yaml" in r["notes"] for r in drift)
