@@ -23,7 +23,7 @@ from tests_paths import REPO
 
 from lvg import LongVideoModule
 from lvg.backbones import CogVideoX
-from lvg.backbones.cogvideox import DPMStepAdapter, frames_first
+from lvg.backbones.cogvideox_parts import DPMStepAdapter, frames_first
 from lvg.errors import LvgError
 from lvg.methods import GenerationRequest
 from lvg.noise.schedules import uniform_times
@@ -159,7 +159,7 @@ def test_dynamic_cfg_matches_cogvideox_pipeline(cog_seeded, pipeline, monkeypatc
     """use_dynamic_cfg=True: the weight follows the pipeline's schedule of timestep and step count (our sampler tells
     the denoiser its step count), landing on the pipeline's latents with use_dynamic_cfg=True, not on the fixed-weight
     ones."""
-    from lvg.backbones.cogvideox import dynamic_guidance_scale
+    from lvg.backbones.cogvideox_parts import dynamic_guidance_scale
 
     monkeypatch.setattr(cog_seeded, "use_dynamic_cfg", True)
     ours, theirs, _ = sample_ours_and_pipeline(cog_seeded, pipeline, dynamic=True)

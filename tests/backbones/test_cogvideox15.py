@@ -18,7 +18,7 @@ from helpers.i2v import chunkwise_kstep, quiet_pipeline
 from helpers.tiny_cogvideox import FRAMES, HEIGHT, LATENT_CHANNELS, MAX_SEQUENCE_LENGTH, WIDTH
 
 from lvg.backbones import CogVideoX
-from lvg.backbones.cogvideox import frames_first
+from lvg.backbones.cogvideox_parts import frames_first
 from lvg.errors import LvgError
 from lvg.sampling import SchedulerSampler
 

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from tests_paths import REPO
 
 from lvg.backbones import CogVideoX
-from lvg.backbones.cogvideox import frames_first
+from lvg.backbones.cogvideox_parts import frames_first
 from lvg.contracts import TRAINABLE
 from lvg.errors import LvgError
 from lvg.methods import ChunkwiseI2V
