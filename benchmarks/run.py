@@ -4,7 +4,8 @@ python benchmarks/run.py [--quick] [--only NAME ...] [--out benchmarks/report.js
 
 A benchmark is a file `benchmarks/<topic>.py` exposing `records(quick: bool) -> list[dict]` (records `{"name",
 "value", "unit", "lower_is_better", "notes"}`, see benchmarks/README.md). The harness imports each, adds the machine
-and the commit to every record, and writes `report.json` (a list of records) and `report.md` (a table) beside it. A
+and the commit to every record, and writes `report.json` (a list of records) and `report.md` (a table) beside it,
+after every benchmark (a stopped run keeps what finished), printing progress to stderr. A
 benchmark that fails, or cannot run here, leaves a record with value None and the reason in its notes; the others
 still run. Numbers depend on the machine: the report names it. Not a test.
 """
@@ -103,16 +104,22 @@ def run_benchmark(name: str, path: Path, quick: bool) -> list[dict]:
     return records
 
 
-def run_all(names: list[str] | None, quick: bool, folder: Path = BENCHMARKS) -> list[dict]:
-    """Records of the named benchmarks (default: all), each with the machine and commit."""
+def run_all(names: list[str] | None, quick: bool, folder: Path = BENCHMARKS, out: Path | None = None) -> list[dict]:
+    """Records of the named benchmarks (default: all), each with the machine and commit. With `out`, the report is
+    rewritten after every benchmark, so a stopped run keeps what finished; progress goes to stderr."""
     found = discover(folder)
     unknown = sorted(set(names or ()) - set(found))
     if unknown:
         raise SystemExit(f"run.py: error: no benchmark {', '.join(unknown)}: choose from {', '.join(found)}")
     where = {"machine": machine(), "commit": commit()}
     records = []
-    for name in names or found:
+    chosen = names or list(found)
+    start = time.perf_counter()
+    for i, name in enumerate(chosen, start=1):
+        print(f"[{i}/{len(chosen)}] {name}: running ({time.perf_counter() - start:.0f} s so far)", file=sys.stderr)
         records += [{**r, **where} for r in run_benchmark(name, found[name], quick)]
+        if out is not None:
+            write_report(records, out)
     return records
 
 
@@ -129,9 +136,12 @@ def markdown(records: list[dict]) -> str:
 
 
 def write_report(records: list[dict], out: Path) -> None:
+    """report.json and report.md, each replaced whole (written beside, then renamed)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(records, indent=1))
-    out.with_suffix(".md").write_text(markdown(records))
+    for path, text in ((out, json.dumps(records, indent=1)), (out.with_suffix(".md"), markdown(records))):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--only", nargs="+", metavar="NAME", help=f"run only these (of: {', '.join(discover())})")
     p.add_argument("--out", default=str(BENCHMARKS / "report.json"), help="report.json path (report.md beside it)")
     args = p.parse_args(argv)
-    records = run_all(args.only, args.quick)
+    records = run_all(args.only, args.quick, out=Path(args.out))
     write_report(records, Path(args.out))
     print(markdown(records))
 

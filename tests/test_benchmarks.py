@@ -53,6 +53,34 @@ def test_every_benchmark_is_run_and_a_failing_one_leaves_a_record_with_its_reaso
         harness.run_all(["nope"], quick=True, folder=tmp_path)
 
 
+def test_a_stopped_run_keeps_the_report_of_the_benchmarks_that_finished(tmp_path):
+    """The report is rewritten after every benchmark: killed during the second, the first one's records are there,
+    and progress was printed for both."""
+    import signal
+    import time
+
+    (tmp_path / "a_fast.py").write_text(
+        "def records(quick):\n"
+        "    return [{'name': 'a/x', 'value': 1.0, 'unit': 's', 'lower_is_better': True, 'notes': ''}]\n"
+    )
+    (tmp_path / "b_hangs.py").write_text("import time\ndef records(quick):\n    time.sleep(600)\n")
+    out = tmp_path / "report" / "report.json"
+    code = (
+        f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); import run; from pathlib import Path; "
+        f"run.run_all(None, True, folder=Path({str(tmp_path)!r}), out=Path({str(out)!r}))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=30)
+    assert [r["name"] for r in json.loads(out.read_text())] == ["a/x"]
+    assert "| a/x | 1 |" in out.with_suffix(".md").read_text()
+    assert "[1/2] a_fast: running" in stderr and "[a_fast] 1 of 1 records" in stderr
+    assert not list(out.parent.glob("*.tmp"))
+
+
 def test_the_lightning_overhead_benchmark_times_the_same_training_in_both_loops():
     lo = harness.load(REPO / "benchmarks" / "lightning_overhead.py")
     batches = lo.toy_batches(2, resolution=16, frames=4, batch=2)
