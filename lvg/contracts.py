@@ -28,6 +28,7 @@ CONDITION_FRAMES = "condition_frames"  # condition latents + mask channel-concat
 GUIDE_IMAGE = "guide_image"  # takes the guide image its own way (SVD's CLIP image, CogVideoX / Wan I2V channels)
 TEXT_GUIDANCE = "text_guidance"  # classifier-free guidance on the prompt (`guidance_scale`, `negative_prompt`)
 LORA = "lora"  # peft LoRA on its network (`add_lora`, `save_lora`)
+SKIPS_BLOCKS = "skips_blocks"  # a caching hook may skip blocks between calls (`speed.cache`): approximate outputs
 TRAINABLE = "trainable"  # lvg has its training objective (rectified flow, or DDPM with `alphas_cumprod`)
 CAPABILITIES = (PER_FRAME_TIMES, FRAME_OFFSET, CACHED_KV, CONDITION_FRAMES, GUIDE_IMAGE, TEXT_GUIDANCE, LORA,
                 TRAINABLE)  # fmt: skip

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from lvg.backbones.lora import Lora
-from lvg.contracts import ClipResult, GenerationRequest, Parts, check_composition
-from lvg.errors import LvgError
+from lvg.contracts import SKIPS_BLOCKS, ClipResult, GenerationRequest, Parts, check_composition
+from lvg.errors import LvgError, require
 from lvg.methods.base import Method
 from lvg.sampling.scheduler_loop import SchedulerSampler
 from lvg.search.base import NoiseInit
@@ -102,6 +102,14 @@ class LongVideoModule(L.LightningModule):
             {f"{stage}/{k}": v for k, v in out.items()}, prog_bar=True, batch_size=len(self._batch_video(batch))
         )
         return out["loss"]
+
+    def on_fit_start(self) -> None:
+        """Refuse, before the first step, a backbone whose caching hook would skip blocks in training."""
+        require(
+            SKIPS_BLOCKS not in self.backbone.capabilities,
+            f"{type(self.backbone).__name__}'s speed.cache skips blocks between sampling steps and is for generation "
+            "only: drop it from the backbone to train",
+        )
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self._loss_step("train", batch, batch_idx, offset=0)

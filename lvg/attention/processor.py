@@ -80,4 +80,6 @@ def install_cached_kv(attention_modules: list, cache: KVCache) -> None:
     for layer, module in enumerate(attention_modules):
         proc = module.processor
         if not (isinstance(proc, CachedKVAttnProcessor) and proc.cache is cache and proc.layer == layer):
-            module.set_processor(CachedKVAttnProcessor(cache, layer))
+            cached = CachedKVAttnProcessor(cache, layer)
+            cached._attention_backend = getattr(proc, "_attention_backend", None)  # speed.attention_backend stays
+            module.set_processor(cached)

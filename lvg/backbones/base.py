@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
 from lvg.backbones.memory import CpuOffload
-from lvg.contracts import Condition, TensorFields
+from lvg.backbones.speed import Speed, WalkState, apply_speed
+from lvg.contracts import SKIPS_BLOCKS, Condition, TensorFields
 from lvg.errors import LvgError, require
 
 __all__ = ["Condition", "DiffusersBackbone", "GuidedPrompts", "TensorFields"]
@@ -19,6 +22,23 @@ class DiffusersBackbone(CpuOffload, nn.Module):
     network_name = "transformer"
     capabilities: frozenset[str] = frozenset()
     prediction_type: str = "flow"
+    speed: Speed | None = None
+
+    def switch_on(self, speed: Speed | None) -> None:
+        """diffusers' speed switches on the network (`lvg.backbones.speed`); call once the network is built."""
+        self.speed = speed
+        self._walks = WalkState()
+        apply_speed(self.network, speed, type(self).__name__)
+
+    @property
+    def speed_capabilities(self) -> frozenset[str]:
+        """What the speed switches add: a caching hook skips blocks (`SKIPS_BLOCKS`)."""
+        return frozenset({SKIPS_BLOCKS}) if self.speed is not None and self.speed.cache else frozenset()
+
+    def call_context(self, x: torch.Tensor, t: torch.Tensor):
+        """The context one network call on x at noise levels t runs in (a caching hook's per-walk state)."""
+        walks = self.__dict__.get("_walks")
+        return walks.context(self.network, self.speed, x, t) if walks is not None else contextlib.nullcontext()
 
     @property
     def network(self) -> nn.Module:

@@ -14,7 +14,6 @@ which `decode` drops (see `padding_frames`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import diffusers
@@ -22,8 +21,9 @@ import torch
 from diffusers import AutoencoderKLCogVideoX, CogVideoXDPMScheduler, CogVideoXTransformer3DModel
 from torch import nn
 
-from lvg.backbones.base import DiffusersBackbone, GuidedPrompts, TensorFields
+from lvg.backbones.base import DiffusersBackbone, GuidedPrompts
 from lvg.backbones.cogvideox_parts import (
+    CogVideoXCondition,
     DPMStepAdapter,
     T5Prompts,
     dynamic_guidance_scale,
@@ -32,6 +32,7 @@ from lvg.backbones.cogvideox_parts import (
 )
 from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
 from lvg.backbones.memory import set_vae_memory
+from lvg.backbones.speed import Speed
 from lvg.contracts import GUIDE_IMAGE, TEXT_GUIDANCE, TRAINABLE
 from lvg.errors import require
 
@@ -40,17 +41,6 @@ LAYOUT = Layout(
 )
 PREDICTION_TYPES = {"v_prediction": "v", "epsilon": "epsilon", "sample": "sample"}
 OFS = 2.0  # the pipeline's fixed `ofs` value for CogVideoX 1.5 I2V
-
-
-@dataclass
-class CogVideoXCondition(TensorFields):
-    """One clip's condition: prompt embeddings `text` [B, L, D], the negative prompt's `negative` [B, L, D] (None
-    without guidance), and `image_latents` [B, f, C, h, w] frames-first: the guide's latent, then zeros (as the
-    pipeline's `prepare_latents` builds them)."""
-
-    text: torch.Tensor
-    image_latents: torch.Tensor
-    negative: torch.Tensor | None = None
 
 
 class CogVideoX(GuidedPrompts, DiffusersBackbone):
@@ -72,10 +62,15 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         vae_tiling: decode in spatial tiles (diffusers' `enable_tiling`: less memory, slightly different pixels).
             Batches are always decoded one video at a time (`enable_slicing`, same pixels), e.g. search previews.
         cpu_offload: each part (T5, transformer, VAE) on the GPU only while it runs (lvg.backbones.memory).
+        speed: diffusers' attention backend, caching hook and torch.compile (`lvg.backbones.speed`).
     """
 
     is_extension = False  # the guide image enters through its own channels, not lvg's condition latents + mask
-    capabilities = frozenset({GUIDE_IMAGE, TEXT_GUIDANCE, TRAINABLE})  # one timestep per sample (adaptive norms)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """A guide image, text guidance, its own objective; one timestep per sample (adaptive norms)."""
+        return frozenset({GUIDE_IMAGE, TEXT_GUIDANCE, TRAINABLE}) | self.speed_capabilities
 
     def __init__(
         self,
@@ -88,6 +83,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         image_latent_seed: int | None = None,
         vae_tiling: bool = False,
         cpu_offload: bool = False,
+        speed: Speed | None = None,
     ) -> None:
         super().__init__()
         weights = torch_dtype(dtype)
@@ -124,6 +120,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         self._negative: torch.Tensor | None = None
         self._rope: dict = {}
         self._alphas_cumprod: torch.Tensor | None = None
+        self.switch_on(speed)
 
     # --- shapes ---------------------------------------------------------------------------------------------
     @property
@@ -293,14 +290,15 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         f, h, w = x.shape[1], x.shape[3], x.shape[4]
         rope = self._rotary(f, h, w, x.device) if cfg.use_rotary_positional_embeddings else None
         ofs = None if cfg.ofs_embed_dim is None else x.new_full((1,), OFS)
-        out = tr(
-            hidden_states=hidden,
-            encoder_hidden_states=text.to(tr.dtype),
-            timestep=timestep.to(x.device),
-            ofs=ofs,
-            image_rotary_emb=rope,
-            return_dict=False,
-        )[0]
+        with self.call_context(x, timestep):
+            out = tr(
+                hidden_states=hidden,
+                encoder_hidden_states=text.to(tr.dtype),
+                timestep=timestep.to(x.device),
+                ofs=ofs,
+                image_rotary_emb=rope,
+                return_dict=False,
+            )[0]
         return out.float()
 
     def _rotary(self, frames: int, h: int, w: int, device: torch.device):

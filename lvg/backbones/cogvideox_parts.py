@@ -1,16 +1,19 @@
 """Parts of the CogVideoX backbone that mirror `CogVideoXImageToVideoPipeline` piece by piece: its dynamic CFG
-scale, the DPM scheduler behind a standard `step`, the T5 prompt encoder, its rotary embeddings and the frames-first
-layout."""
+scale, one clip's condition, the DPM scheduler behind a standard `step`, the T5 prompt encoder, its rotary
+embeddings and the frames-first layout."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from diffusers import CogVideoXDPMScheduler
 from diffusers.models.embeddings import get_3d_rotary_pos_embed
 from diffusers.pipelines.cogvideo.pipeline_cogvideox_image2video import get_resize_crop_region_for_grid
 from diffusers.schedulers.scheduling_ddim import DDIMSchedulerOutput
+
+from lvg.contracts import TensorFields
 
 
 def dynamic_guidance_scale(guidance_scale: float, timestep: int, num_steps: int) -> float:
@@ -132,3 +135,14 @@ def rotary_embeddings(cfg, frames: int, h: int, w: int, device: torch.device):
         max_size=(base_h, base_w),
         device=device,
     )
+
+
+@dataclass
+class CogVideoXCondition(TensorFields):
+    """One clip's condition: prompt embeddings `text` [B, L, D], the negative prompt's `negative` [B, L, D] (None
+    without guidance), and `image_latents` [B, f, C, h, w] frames-first: the guide's latent, then zeros (as the
+    pipeline's `prepare_latents` builds them)."""
+
+    text: torch.Tensor
+    image_latents: torch.Tensor
+    negative: torch.Tensor | None = None

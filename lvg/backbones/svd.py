@@ -23,6 +23,7 @@ from torch import nn
 
 from lvg.backbones.base import DiffusersBackbone, TensorFields
 from lvg.backbones.loading import Layout, torch_dtype
+from lvg.backbones.speed import Speed
 from lvg.contracts import GUIDE_IMAGE
 from lvg.errors import require
 from lvg.seeding import stream_seed
@@ -74,6 +75,8 @@ class Svd(DiffusersBackbone):
         decode_chunk_size: frames per temporal-decoder call (the pipeline's `decode_chunk_size`: fewer frames, less
             memory, slightly different pixels; None decodes a clip's frames in one call). SVD's VAE has no tiling.
         cpu_offload: each part (CLIP image encoder, UNet, VAE) on the GPU only while it runs (lvg.backbones.memory).
+        speed: `lvg.backbones.speed`; SVD's UNet takes torch.compile only (its attention does not dispatch through
+            diffusers' backends, and it has no caching hooks: both refused in one line).
     """
 
     prediction_type = "epsilon"  # set from the scheduler config in __init__ ("v" for SVD's v-prediction)
@@ -93,6 +96,7 @@ class Svd(DiffusersBackbone):
         max_guidance_scale: float = 3.0,
         decode_chunk_size: int | None = None,
         cpu_offload: bool = False,
+        speed: Speed | None = None,
     ) -> None:
         super().__init__()
         weights = torch_dtype(dtype)
@@ -125,6 +129,7 @@ class Svd(DiffusersBackbone):
             expected == given,
             f"{path!r}: the UNet embeds {expected} added-time values but SVD's 3 ids give {given}: not an SVD UNet",
         )
+        self.switch_on(speed)
 
     # --- shapes ---------------------------------------------------------------------------------------------
     @property

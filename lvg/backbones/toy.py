@@ -31,6 +31,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
 
 from lvg.backbones.base import Condition
 from lvg.backbones.extension import extension_in_channels
+from lvg.backbones.speed import Speed
 from lvg.backbones.text import SentenceEncoder
 from lvg.backbones.wan_adapter import WanAdapter, tiny_wan_config
 from lvg.errors import LvgError, require
@@ -41,7 +42,8 @@ OUTPUTS = ("velocity", "x0", "x0_residual", "residual")
 
 
 class Toy(WanAdapter):
-    """Pixel-space tiny Wan. `path=None` builds a fresh random model of the given size (to train from scratch)."""
+    """Pixel-space tiny Wan. `path=None` builds a fresh random model of the given size (to train from scratch).
+    `speed`: diffusers' speed switches, as on Wan (`lvg.backbones.speed`)."""
 
     def __init__(
         self,
@@ -55,6 +57,7 @@ class Toy(WanAdapter):
         output: str | None = None,
         min_t: float = 0.05,
         sigma_data: float = 0.5,
+        speed: Speed | None = None,
     ) -> None:
         super().__init__()
         meta: dict = {}
@@ -99,6 +102,7 @@ class Toy(WanAdapter):
                 f"text encoder {self.text_encoder.name!r} gives {self.text_encoder.dim}-dim embeddings but the model "
                 f"expects {self.transformer.config.text_dim}: use the encoder it was trained with"
             )
+        self.switch_on(speed)
 
     def predict(self, x_t: torch.Tensor, t: torch.Tensor, cond: Condition) -> torch.Tensor:
         """Velocity for x_t [B, C, F, H, W] at per-frame times t [B, F]; an x0 output is converted (module doc)."""

@@ -17,6 +17,7 @@ from lvg.backbones.base import GuidedPrompts
 from lvg.backbones.extension import add_extension_channels
 from lvg.backbones.loading import Layout, copy_frozen_parts, torch_dtype
 from lvg.backbones.memory import set_vae_memory
+from lvg.backbones.speed import Speed
 from lvg.backbones.text import UMT5Encoder
 from lvg.backbones.wan_adapter import WanAdapter
 from lvg.contracts import TEXT_GUIDANCE, Condition
@@ -39,7 +40,8 @@ class Wan(GuidedPrompts, WanAdapter):
     of four rows.
 
     Memory switches for generation (lvg.backbones.memory, diffusers' own): `vae_tiling` (decode in spatial tiles),
-    `vae_slicing` (a batch one video at a time), `cpu_offload` (each part on the GPU only while it runs)."""
+    `vae_slicing` (a batch one video at a time), `cpu_offload` (each part on the GPU only while it runs). Speed
+    switches (diffusers' attention backends, caching hooks, torch.compile): `speed` (`lvg.backbones.speed`)."""
 
     def __init__(
         self,
@@ -53,6 +55,7 @@ class Wan(GuidedPrompts, WanAdapter):
         cpu_offload: bool = False,
         guidance_scale: float = 1.0,
         negative_prompt: str = "",
+        speed: Speed | None = None,
     ) -> None:
         super().__init__()
         weights = torch_dtype(dtype)
@@ -73,6 +76,7 @@ class Wan(GuidedPrompts, WanAdapter):
         self.guidance_scale, self.negative_prompt, self._negative = float(guidance_scale), negative_prompt, None
         if extension:
             add_extension_channels(self.transformer, self.latent_channels)
+        self.switch_on(speed)
 
     @property
     def capabilities(self) -> frozenset[str]:

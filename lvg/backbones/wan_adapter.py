@@ -36,7 +36,7 @@ class WanAdapter(DiffusersBackbone):
         """Per-frame times (per-token timesteps), cross-clip attention (RoPE offsets, cached K/V on `attn1`), LoRA,
         lvg's flow objective; condition frames when the patch embedding was widened for them (`extension`)."""
         own = {PER_FRAME_TIMES, FRAME_OFFSET, CACHED_KV, LORA, TRAINABLE}
-        return frozenset(own | ({CONDITION_FRAMES} if self.is_extension else set()))
+        return frozenset(own | ({CONDITION_FRAMES} if self.is_extension else set())) | self.speed_capabilities
 
     def __init__(self) -> None:
         super().__init__()
@@ -131,12 +131,13 @@ class WanAdapter(DiffusersBackbone):
         tokens_per_frame = (x_t.shape[-2] // p_h) * (x_t.shape[-1] // p_w)
         timestep = expand_to_tokens(t.float() * self.num_train_timesteps, tokens_per_frame)
         dtype = tr.dtype
-        out = tr(
-            hidden_states=x_in.to(dtype),
-            timestep=timestep,
-            encoder_hidden_states=cond.text.to(dtype),
-            return_dict=False,
-        )[0]
+        with self.call_context(x_t, t):
+            out = tr(
+                hidden_states=x_in.to(dtype),
+                timestep=timestep,
+                encoder_hidden_states=cond.text.to(dtype),
+                return_dict=False,
+            )[0]
         return out.float()
 
     def denoiser(self, cond: Condition):

@@ -20,6 +20,7 @@ import torch
 
 from lvg.backbones.base import Condition, TensorFields
 from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
+from lvg.backbones.speed import Speed
 from lvg.backbones.wan import Wan
 from lvg.contracts import CONDITION_FRAMES, GUIDE_IMAGE, TEXT_GUIDANCE
 from lvg.errors import LvgError, require
@@ -103,6 +104,7 @@ class WanI2V(Wan):
         vae_tiling: bool = False,
         vae_slicing: bool = False,
         cpu_offload: bool = False,
+        speed: Speed | None = None,
     ) -> None:
         torch_dtype(dtype)  # an unknown dtype is reported before the layout, as Wan does
         path = str(path)
@@ -115,6 +117,7 @@ class WanI2V(Wan):
             vae_tiling=vae_tiling,
             vae_slicing=vae_slicing,
             cpu_offload=cpu_offload,
+            speed=speed,
         )
         with LAYOUT.loading(path, "the CLIP image encoder of"):
             self.image_encoder = CLIPImages(path)
@@ -186,13 +189,14 @@ class WanI2V(Wan):
         """The transformer as the pipeline's loop calls it: [latents, condition] on channels, the image embedding."""
         tr = self.transformer
         dtype = tr.dtype
-        out = tr(
-            hidden_states=torch.cat([x, cond.latents.to(x.dtype)], dim=1).to(dtype),
-            timestep=timestep,
-            encoder_hidden_states=text.to(dtype),
-            encoder_hidden_states_image=cond.image_embeds.to(dtype),
-            return_dict=False,
-        )[0]
+        with self.call_context(x, timestep):
+            out = tr(
+                hidden_states=torch.cat([x, cond.latents.to(x.dtype)], dim=1).to(dtype),
+                timestep=timestep,
+                encoder_hidden_states=text.to(dtype),
+                encoder_hidden_states_image=cond.image_embeds.to(dtype),
+                return_dict=False,
+            )[0]
         return out.float()
 
     def _check_condition(self, cond) -> None:

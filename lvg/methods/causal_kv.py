@@ -30,7 +30,17 @@ from pathlib import Path
 import torch
 
 from lvg.attention import ClipSelection, KVCache, PromptSimilarity, install_cached_kv
-from lvg.contracts import CACHED_KV, FRAME_OFFSET, ClipResult, Condition, GenerationRequest, Parts, require_capability
+from lvg.contracts import (
+    CACHED_KV,
+    FRAME_OFFSET,
+    SKIPS_BLOCKS,
+    ClipResult,
+    Condition,
+    GenerationRequest,
+    Parts,
+    refuse_capability,
+    require_capability,
+)
 from lvg.errors import require
 from lvg.methods.base import MadeClip, clip_context, sample_clip
 from lvg.methods.extension import Extension
@@ -178,6 +188,10 @@ class CausalKV(Extension):
             require_capability(
                 parts.backbone, capability, self, "use a Wan-architecture backbone (Toy, Wan) for cross-clip attention"
             )
+        refuse_capability(
+            parts.backbone, SKIPS_BLOCKS, self,
+            "its speed.cache skips the blocks whose attention records each clip's K/V: drop the cache",
+        )  # fmt: skip
 
     @torch.no_grad()
     def generate(self, backbone, sampler, noise_init, request: GenerationRequest) -> Iterator[ClipResult]:
