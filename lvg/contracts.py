@@ -111,6 +111,7 @@ class Backbone(Protocol):
     def predict(self, x_t: torch.Tensor, t: torch.Tensor, cond: Any) -> torch.Tensor: ...
     def denoiser(self, cond: Any) -> Denoise: ...
     def make_scheduler(self, shift: float | None = None) -> Any: ...
+    def check(self, parts: Parts) -> None: ...
 
 
 @runtime_checkable
@@ -265,7 +266,9 @@ def require_flow(backbone: Backbone, who: object, what_to_do: str) -> None:
 
 def check_composition(parts: Parts) -> None:
     """Every part checks the others before any sampling (module doc): the sampler, the noise init, then the method,
-    each refusing in one line what it cannot work with (the clip shape is the backbone's `check_clip`)."""
+    each refusing in one line what it cannot work with (the clip shape is the backbone's `check_clip`; the backbone
+    checks its own options against the others first)."""
+    parts.backbone.check(parts)
     parts.sampler.check(parts)
     parts.noise_init.check(parts)
     parts.method.check(parts)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from lvg.backbones.memory import CpuOffload
-from lvg.backbones.speed import Speed, WalkState, apply_speed
+from lvg.backbones.speed import Speed, WalkState, apply_speed, check_speed
 from lvg.contracts import SKIPS_BLOCKS, Condition, TensorFields
 from lvg.errors import LvgError, require
 
@@ -29,6 +29,10 @@ class DiffusersBackbone(CpuOffload, nn.Module):
         self.speed = speed
         self._walks = WalkState()
         apply_speed(self.network, speed, type(self).__name__)
+
+    def check(self, parts) -> None:
+        """Refuse, at build, speed options the other parts contradict (`lvg.backbones.speed.check_speed`)."""
+        check_speed(self.speed, parts.sampler.num_steps)
 
     @property
     def speed_capabilities(self) -> frozenset[str]:

@@ -116,6 +116,18 @@ def apply_speed(network: nn.Module, speed: Speed | None, model: str) -> None:
         network.compile(**speed.compile_options)
 
 
+def check_speed(speed: Speed | None, num_steps: int) -> None:
+    """MagCache's ratios are per step of one walk: its `num_inference_steps` must be the sampler's step count."""
+    if speed is None or speed.cache != "mag" or speed.cache_options.get("calibrate"):
+        return
+    given = speed.cache_options.get("num_inference_steps", 28)
+    require(
+        given == num_steps,
+        f"speed.cache mag is calibrated for num_inference_steps={given} but the sampler takes {num_steps} steps: "
+        f"set speed.cache_options.num_inference_steps {num_steps} (with mag_ratios for {num_steps} steps)",
+    )
+
+
 class WalkState:
     """Per backbone: the caching hooks' call contexts (one per call shape), dropped when a new walk starts."""
 

@@ -137,6 +137,11 @@ def test_a_block_cache_is_refused_where_it_would_mislead(deep_toy_dir):
                              width=16)  # fmt: skip
     with pytest.raises(LvgError, match="speed.cache skips blocks .* for generation only: drop it from the backbone"):
         module.on_fit_start()  # what Lightning calls before the first training step
+    mag = toy(deep_toy_dir, cache="mag", cache_options={"mag_ratios": [1.0] * 4, "num_inference_steps": 4})
+    with pytest.raises(LvgError, match="num_inference_steps=4 but the sampler takes 2 steps"):
+        LongVideoModule(mag, Extension(condition_frames=2), SchedulerSampler(2), frames_per_clip=4, height=16,
+                        width=16)  # fmt: skip
+    LongVideoModule(mag, Extension(condition_frames=2), SchedulerSampler(4), frames_per_clip=4, height=16, width=16)
 
 
 def test_compile_gives_the_same_video(tiny_toy_dir):
