@@ -87,11 +87,13 @@ class RecomputeKV(CausalKV):
 
 
 class Timed(CausalKV):
-    """CausalKV that adds up the seconds spent preparing each clip's selection (mapping spilled K/V back)."""
+    """CausalKV that adds up the seconds spent preparing each clip's selection (mapping spilled K/V back) and keeping
+    its own K/V for later clips (spilling them, forgetting the rest)."""
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.prepare_seconds: list[float] = []
+        self.keep_seconds: list[float] = []
         self.peak_bytes = 0
         real = self.cache.prepare
 
@@ -105,7 +107,9 @@ class Timed(CausalKV):
 
     def keep_what_is_selected_later(self, index: int) -> None:
         self.peak_bytes = max(self.peak_bytes, self.cache.nbytes())  # the clip's own K/V and its selection
+        tic = time.perf_counter()
         super().keep_what_is_selected_later(index)
+        self.keep_seconds.append(time.perf_counter() - tic)
 
 
 def toy_module(method, steps: int, size: int, tiny: bool, lora: str | None = None):
@@ -198,6 +202,46 @@ def reselection(quick: bool, steps: int, size: int, note: str) -> Iterator[dict]
     yield record("reselection_prepare_seconds", prepare, "s", True, why)
     mean_clip = sum(clip_seconds[1:]) / len(clip_seconds[1:])
     yield record("reselection_share_of_clip", prepare / mean_clip, "ratio", True, "prepare / clip seconds")
+    yield from split(method, steps, size, quick, mean_clip, prepare, note)
+
+
+def split(method: Timed, steps: int, size: int, quick: bool, clip: float, gather: float, note: str) -> Iterator[dict]:
+    """A cached clip's seconds split: selection (the plan, per clip), gather (`prepare`), the attention over the past
+    clips' K/V (one model call with the selection against one without, times the steps) and recording (keeping the
+    clip's K/V for later clips: spill and forget)."""
+    prompts = returning_prompts(2 * len(TOPICS) + 1)
+    policy = PromptSimilarity(MAX_CLIPS)
+    policy.embed(prompts)  # the embedding model's load is a one-off, not a per-clip cost
+    tic = time.perf_counter()
+    for i in range(len(prompts)):
+        policy.select(prompts, i, list(range(i)))
+    selection = (time.perf_counter() - tic) / len(prompts)
+    module = toy_module(Timed(policy=policy, condition_fill="nearest"), steps, size, quick)
+    backbone = module.backbone
+    past = list(range(MAX_CLIPS))
+    run_clips(module.method, MAX_CLIPS + 1, 1, size, quick)  # records clip K/V to attend to
+    x = torch.randn(1, 3, 8, size, size)
+    cond = backbone.conditioning(["a red ball"], torch.zeros_like(x), torch.zeros(1, 8))
+    t = torch.full((1, 8), 0.5)
+    seconds = {}
+    with torch.no_grad():
+        for name, selected in (("with", past), ("without", [])):
+            module.method.cache.reset()
+            for c in past:  # K/V of the same size as a clip's, in memory
+                with module.method.cache.recording(c), backbone.frame_offset(c * 6):
+                    backbone.predict(x, t, cond)
+            module.method.cache.prepare(selected)
+            backbone.predict(x, t, cond)  # warm
+            tic = time.perf_counter()
+            for _ in range(steps):
+                backbone.predict(x, t, cond)
+            seconds[name] = time.perf_counter() - tic
+    attention = seconds["with"] - seconds["without"]
+    recording = sum(method.keep_seconds) / len(method.keep_seconds)
+    parts = {"selection": selection, "gather": gather, "attention": attention, "recording": recording}
+    words = ", ".join(f"{k} {v:.4f} s ({v / clip:.1%})" for k, v in parts.items())
+    for name, value in parts.items():
+        yield record(f"split_{name}_seconds", value, "s", True, f"{note}; per clip of {clip:.3f} s: {words}")
 
 
 def memory(quick: bool, size: int, model: str) -> Iterator[dict]:
