@@ -142,7 +142,8 @@ class Method(Protocol):
     first carries the given start frames). `condition_frames`: the pixel frames a long video starts from."""
 
     condition_frames: int
-    trajectory: str  # "whole": every frame's full trajectory in one walk; "windowed": frames span walks (PA-VDM)
+    trajectory: str  # "whole": the clip's frames walk one schedule together; "windowed": frames span walks (PA-VDM);
+    # "asynchronous": one walk, frames at different times (diffusion forcing)
 
     def check(self, parts: Parts) -> None: ...
     def loss(self, backbone: Backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]: ...

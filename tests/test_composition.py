@@ -26,6 +26,7 @@ SHAPES = {"Toy": (6, 16, 16, 2, 2), "Wan": (9, 16, 16, 1, 1), "WanI2V": (5, 32, 
           "CogVideoX": (9, 32, 48, 1, 1)}  # fmt: skip
 METHODS = {
     "Extension": lambda c, chunk: Extension(condition_frames=c, min_condition_frames=c),
+    "Extension(ar_step=1)": lambda c, chunk: Extension(condition_frames=c, min_condition_frames=c, ar_step=1),
     "ChunkwiseI2V": lambda c, chunk: ChunkwiseI2V(),
     "CausalKV": lambda c, chunk: CausalKV(condition_frames=c),
     "Progressive": lambda c, chunk: Progressive(chunk_size=chunk),
@@ -108,7 +109,7 @@ def markdown(table: dict) -> str:
 def test_every_combination_generates_or_is_refused_at_build(table):
     runs = [k for k, v in table.items() if v == "runs"]
     refused = [k for k, v in table.items() if v != "runs"]
-    assert len(table) == 5 * 6 * 2 * 3 and runs and refused
+    assert len(table) == len(SHAPES) * len(METHODS) * len(NOISE_INITS) * len(SAMPLERS) and runs and refused
     assert table[("Toy", "Extension", "KStepSearch", "TRFlowSampler")] == "runs"  # 3-step previews hold a kept step
     assert table[("Toy", "CausalKV", "KStepSearch", "EulerSampler")] == "runs"  # no paper's combination, one config
     assert table[("Toy", "Progressive", "GaussianNoise", "EulerSampler")] == "runs"

@@ -36,8 +36,9 @@ def sample_clip(ctx: ClipContext, noise_init: NoiseInit) -> SampledClip:
 
 class Method:
     """Context method: `loss` for training, `generate` yields a `ClipResult` per clip (the given start frames first,
-    as index -1). `trajectory` is "whole" when every frame's full denoising trajectory is one walk (clip by clip),
-    "windowed" when a frame passes through several walks (PA-VDM)."""
+    as index -1). `trajectory` is "whole" when the clip's frames walk one schedule together (clip by clip),
+    "windowed" when a frame passes through several walks (PA-VDM), "asynchronous" when the frames walk together at
+    different times (diffusion forcing)."""
 
     condition_frames: int = 1
     trajectory: str = "whole"

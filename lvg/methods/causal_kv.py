@@ -67,6 +67,7 @@ class CausalKV(Extension):
         context_grad: in training, let gradients flow through the past clips' K/V (not with gradient checkpointing).
         condition_guidance, guidance_rescale, guidance_min_t: as for `Extension` (both branches attend to the same
             past clips; it needs a `none` task in `task_probs` when finetuning).
+        ar_step, causal_block_size: diffusion forcing within each clip, as for `Extension`.
     """
 
     def __init__(
@@ -84,6 +85,8 @@ class CausalKV(Extension):
         condition_guidance: float = 1.0,
         guidance_rescale: float = 0.0,
         guidance_min_t: float = 0.0,
+        ar_step: int = 0,
+        causal_block_size: int = 1,
     ) -> None:
         super().__init__(
             condition_frames,
@@ -95,6 +98,8 @@ class CausalKV(Extension):
             condition_guidance=condition_guidance,
             guidance_rescale=guidance_rescale,
             guidance_min_t=guidance_min_t,
+            ar_step=ar_step,
+            causal_block_size=causal_block_size,
         )
         require(0 <= cache_t < 1, f"cache_t must be in [0, 1), got {cache_t}")
         require(cache_from in CACHE_SOURCES, f"cache_from must be one of {CACHE_SOURCES}, not {cache_from!r}")
@@ -226,7 +231,8 @@ class CausalKV(Extension):
         latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
         cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels, seed=clip_seed(request.seed, index))
         make_denoise = self.clip_denoiser(backbone, cond, selection.clips)
-        ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
+        times_for = self.clip_times(backbone, sampler, latents.shape[2])
+        ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels, times_for)
         with backbone.frame_offset(position):
             if self.cache_from == "last_step":
                 with self.cache.recording(index):  # each call overwrites: the final walk's last call remains

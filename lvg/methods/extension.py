@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from lvg.contracts import CONDITION_FRAMES, GUIDE_IMAGE, Condition, Parts
+from lvg.contracts import CONDITION_FRAMES, GUIDE_IMAGE, PER_FRAME_TIMES, Condition, Parts, require_capability
 from lvg.errors import require
 from lvg.methods.base import ClipByClip, MadeClip, clip_context, sample_clip
 from lvg.methods.guidance import condition_guided_denoiser
 from lvg.methods.objective import noised_and_target, require_trainable
+from lvg.noise.schedules import diffusion_forcing_times
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
 from lvg.seeding import clip_seed
 
@@ -48,6 +49,12 @@ class Extension(ClipByClip):
         guidance_rescale: share of the guided output's standard deviation pulled back to the conditional one's (Lin et
             al. §3.4; 0 is off).
         guidance_min_t: guide only at flow times t >= this (1 is noise; 0 guides every step).
+        ar_step: in generation, SkyReels-V2's asynchronous diffusion-forcing schedule within each clip
+            (`lvg.noise.schedules.diffusion_forcing_times`): block b of latent frames starts `ar_step` steps after
+            block b - 1, so earlier frames are cleaner while later ones are still noisy (ar_step (blocks - 1) more
+            model calls per clip). 0 (default) denoises every frame together. Needs a backbone with per-frame times
+            and a sampler that steps frames at different times (flow-match Euler).
+        causal_block_size: latent frames per block of that schedule (SkyReels-V2's `causal_block_size`).
     """
 
     def __init__(
@@ -63,6 +70,8 @@ class Extension(ClipByClip):
         guidance_rescale: float = 0.0,
         guidance_min_t: float = 0.0,
         full_condition_prob: float | None = None,
+        ar_step: int = 0,
+        causal_block_size: int = 1,
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -99,9 +108,17 @@ class Extension(ClipByClip):
         self.condition_guidance = float(condition_guidance)
         self.guidance_rescale = float(guidance_rescale)
         self.guidance_min_t = float(guidance_min_t)
+        require(ar_step >= 0, f"ar_step must be >= 0 (0: synchronous), got {ar_step}")
+        require(causal_block_size >= 1, f"causal_block_size must be at least 1, got {causal_block_size}")
+        self.ar_step, self.causal_block_size = ar_step, causal_block_size
+        self.trajectory = "asynchronous" if ar_step > 0 else "whole"
 
     def check(self, parts: Parts) -> None:
         backbone = parts.backbone
+        if self.ar_step > 0:
+            require_capability(
+                backbone, PER_FRAME_TIMES, self, "diffusion forcing (ar_step > 0) needs per-frame times: set ar_step 0"
+            )
         require(
             self.condition_guidance == 1 or CONDITION_FRAMES in backbone.capabilities,
             f"condition_guidance={self.condition_guidance} needs an extension backbone (Toy, Wan T2V); "
@@ -220,11 +237,20 @@ class Extension(ClipByClip):
         mask[:, :k] = 1
         return self.fill_condition(latents, mask), mask
 
+    def clip_times(self, backbone, sampler, frames: int):
+        """`times_for(n)` of a clip: None (the sampler's schedule on every frame), or with `ar_step` > 0 the
+        diffusion-forcing schedule over the clip's latent frames."""
+        if self.ar_step == 0:
+            return None
+        return lambda n: diffusion_forcing_times(sampler.schedule(backbone, n), frames, self.ar_step,
+                                                 self.causal_block_size)  # fmt: skip
+
     def clip_video(self, backbone, sampler, noise_init, request, index, prompt, cond_pixels, latent_frames):
         """The clip conditioned on `cond_pixels` (condition latents and mask) and its own prompt, decoded."""
         latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
         cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels, seed=clip_seed(request.seed, index))
         make_denoise = self.guided_denoiser(backbone, cond)
-        ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels)
+        ctx = clip_context(request, index, backbone, sampler, latents.shape, make_denoise, cond_pixels,
+                           self.clip_times(backbone, sampler, latents.shape[2]))  # fmt: skip
         sampled = sample_clip(ctx, noise_init)
         return MadeClip(backbone.decode(sampled.latents), sampled.search)

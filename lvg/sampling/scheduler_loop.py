@@ -126,7 +126,7 @@ class SchedulerSampler:
 
     def check(self, parts: Parts) -> None:
         """Refuse a method whose frames sit at different times when this sampler cannot step them (module doc)."""
-        if parts.method.trajectory == "windowed":
+        if parts.method.trajectory in ("windowed", "asynchronous"):
             require_flow(parts.backbone, parts.method, "per-frame levels are flow times; use a flow backbone")
             if not self.walks_per_frame(parts.backbone):
                 name = type(parts.backbone.make_scheduler(self.shift)).__name__

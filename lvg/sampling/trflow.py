@@ -143,8 +143,9 @@ class TRFlowSampler(SchedulerSampler):
         self.check_steps(parts.backbone, self.num_steps)
         if parts.method.trajectory != "whole":
             raise LvgError(
-                f"{parts.names(self, parts.method)}: T-RFlow sums each frame's estimates over its whole trajectory, "
-                "but this method walks a frame through several windows: use lvg.sampling.EulerSampler with it"
+                f"{parts.names(self, parts.method)}: T-RFlow sums each frame's estimates over one schedule shared by "
+                "the clip's frames, but this method steps frames at different times (PA-VDM's windows, diffusion "
+                "forcing): use lvg.sampling.EulerSampler with it"
             )
 
     def walks_per_frame(self, backbone) -> bool:

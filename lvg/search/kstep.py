@@ -69,10 +69,14 @@ class KStepSearch(NoiseInit):
                 names = parts.names(self, parts.sampler)
                 raise LvgError(f"{names}: the {self.k}-step previews cannot run: {e}") from e
         if parts.method.trajectory != "whole":
+            why = {
+                "windowed": "draws each chunk's noise as it enters its window",
+                "asynchronous": "steps its frames at different times, which a k-step preview cannot stop midway",
+            }
             raise LvgError(
                 f"{parts.names(self, parts.method)}: the search chooses a whole clip's starting noise, but this "
-                "method draws each chunk's noise as it enters its window: drop noise_init (or use GaussianNoise)"
-            )
+                f"method {why[parts.method.trajectory]}: drop noise_init (or use GaussianNoise)"
+            )  # fmt: skip
 
     def resolve_scorer(self, backbone) -> Scorer:
         """The scorer given, else the default for `backbone` (eq. 4's CLIP needs its path: one line without it)."""
