@@ -97,9 +97,9 @@ class Timed(CausalKV):
         self.peak_bytes = 0
         real = self.cache.prepare
 
-        def prepare(selection, device=None):
+        def prepare(selection, device=None, shifts=None):
             tic = time.perf_counter()
-            real(selection, device)
+            real(selection, device, shifts)
             if selection:
                 self.prepare_seconds.append(time.perf_counter() - tic)
 

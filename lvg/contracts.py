@@ -22,7 +22,8 @@ from lvg.errors import LvgError
 
 # --- capabilities: what a backbone can do beyond the core protocol -------------------------------------------------
 PER_FRAME_TIMES = "per_frame_times"  # predict takes a different time per latent frame (t [B, F] with unequal columns)
-FRAME_OFFSET = "frame_offset"  # `frame_offset(n)` places a clip at temporal RoPE position n (cross-clip attention)
+FRAME_OFFSET = "frame_offset"  # `frame_offset(n)` places a clip at temporal RoPE position n, `temporal_shift(d)` moves
+# a cached key d positions (cross-clip attention)
 CACHED_KV = "cached_kv"  # its `attention_modules()` take lvg's CachedKVAttnProcessor (Wan self-attention)
 CONDITION_FRAMES = "condition_frames"  # condition latents + mask channel-concatenated (error-free §3.3, extension)
 GUIDE_IMAGE = "guide_image"  # takes the guide image its own way (SVD's CLIP image, CogVideoX / Wan I2V channels)

@@ -133,8 +133,9 @@ def test_the_kv_cache_benchmark_re_selects_old_clips_and_times_each_way_of_getti
     the benchmark times), and each way of getting past K/V runs the same clips."""
     kv = harness.load(REPO / "benchmarks" / "kv_cache.py")
     records = list(kv.reselection(quick=True, steps=1, size=16, note="tiny"))
-    names = ["kv_cache/reselection_prepare_seconds", "kv_cache/reselection_share_of_clip"]
-    assert [r["name"] for r in records] == names
+    names = ["reselection_prepare_seconds", "reselection_share_of_clip"]
+    names += [f"split_{part}_seconds" for part in ("selection", "gather", "attention", "recording")]
+    assert [r["name"] for r in records] == [f"kv_cache/{name}" for name in names]
     returned = int(records[0]["notes"].split("; ")[-1].split()[0])
     assert returned == len(kv.TOPICS) + 1  # every clip of the second round (and the third's first) re-selects
     baseline = kv.RecomputeKV(from_clip=2, policy=kv.PromptSimilarity(kv.MAX_CLIPS), condition_fill="nearest")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from lvg.attention.rotary import apply_rotary_emb
+
 KV = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -93,9 +95,15 @@ class KVCache:
         layers = sorted({int(name.split(".")[0]) for name in flat})
         return {layer: (flat[f"{layer}.k"], flat[f"{layer}.v"]) for layer in layers}
 
-    def prepare(self, selection: list[int] | list[list[int]], device: torch.device | None = None) -> None:
+    def prepare(
+        self,
+        selection: list[int] | list[list[int]],
+        device: torch.device | None = None,
+        shifts: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    ) -> None:
         """Make the next model calls attend to the selected clips: one list (shared by the batch) or one per batch row
-        (all of the same length). Stored clips recorded with batch 1 serve every row."""
+        (all of the same length). Stored clips recorded with batch 1 serve every row. `shifts` rotates a clip's keys
+        by (cos, sin) [head_dim] (RoPE re-indexing: the clip moved to another temporal position)."""
         rows = [list(r) for r in selection] if selection and isinstance(selection[0], list) else [list(selection)]
         if len({len(r) for r in rows}) > 1:
             raise ValueError(f"every batch row must select the same number of clips, got {[len(r) for r in rows]}")
@@ -104,6 +112,10 @@ class KVCache:
         if not rows[0]:
             return
         loaded = {c: self._layers(c) for c in {c for row in rows for c in row}}
+        for c, (cos, sin) in (shifts or {}).items():
+            if c in loaded:
+                loaded[c] = {layer: (apply_rotary_emb(k, cos.to(k.device), sin.to(k.device)), v)
+                             for layer, (k, v) in loaded[c].items()}  # fmt: skip
         for layer in loaded[rows[0][0]]:
             kv = []
             for part in (0, 1):

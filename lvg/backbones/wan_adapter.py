@@ -20,7 +20,7 @@ from torch import nn
 from lvg.backbones.base import Condition, DiffusersBackbone
 from lvg.backbones.extension import extension_in_channels, extension_input
 from lvg.backbones.lora import Lora, add_lora, save_lora
-from lvg.backbones.wan_rope import temporal_rope
+from lvg.backbones.wan_rope import temporal_rope, temporal_shift
 from lvg.contracts import CACHED_KV, CONDITION_FRAMES, FRAME_OFFSET, LORA, PER_FRAME_TIMES, TRAINABLE
 from lvg.errors import require
 from lvg.noise.timesteps import expand_to_tokens
@@ -175,6 +175,10 @@ class WanAdapter(DiffusersBackbone):
     def save_lora(self, path: str | Path) -> Path:
         """Write only the LoRA adapter, in diffusers' format (`WanPipeline.load_lora_weights(path)` reads it)."""
         return save_lora(self.transformer, path)
+
+    def temporal_shift(self, delta: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(cos, sin) [head_dim] moving a cached key `delta` temporal positions (RoPE re-indexing)."""
+        return temporal_shift(self.transformer.rope, delta)
 
     @contextmanager
     def frame_offset(self, offset: int) -> Iterator[None]:

@@ -36,3 +36,19 @@ def temporal_rope(rope, hidden_states: torch.Tensor, offset: int) -> tuple[torch
         ]
         out.append(torch.cat(parts, dim=-1).reshape(1, ppf * pph * ppw, 1, -1))
     return out[0], out[1]
+
+
+def temporal_shift(rope, delta: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cos, sin) [head_dim] that move a key already rotated by `rope` (a WanRotaryPosEmbed) `delta` temporal
+    positions on, its spatial channels unchanged: a rotation by angle w p followed by one by w delta is the rotation
+    by w (p + delta), channel pair by channel pair (RoPE re-indexing of cached keys)."""
+    freqs_dtype = torch.float32 if torch.backends.mps.is_available() else torch.float64
+    cos_t, sin_t = get_1d_rotary_pos_embed(
+        rope.t_dim, torch.tensor([delta]), WAN_ROPE_THETA, use_real=True, repeat_interleave_real=True,
+        freqs_dtype=freqs_dtype,
+    )  # fmt: skip
+    spatial = rope.h_dim + rope.w_dim
+    dtype = rope.freqs_cos.dtype
+    cos = torch.cat([cos_t[0].to(dtype), torch.ones(spatial, dtype=dtype)])
+    sin = torch.cat([sin_t[0].to(dtype), torch.zeros(spatial, dtype=dtype)])
+    return cos, sin

@@ -49,6 +49,7 @@ from lvg.noise.timesteps import logit_normal_t, uniform_rows
 from lvg.seeding import clip_seed, stream_seed
 
 CACHE_SOURCES = ("last_step", "clean")
+POSITIONS = ("absolute", "window")
 
 
 class CausalKV(Extension):
@@ -68,6 +69,12 @@ class CausalKV(Extension):
         condition_guidance, guidance_rescale, guidance_min_t: as for `Extension` (both branches attend to the same
             past clips; it needs a `none` task in `task_probs` when finetuning).
         ar_step, causal_block_size: diffusion forcing within each clip, as for `Extension`.
+        positions: temporal RoPE positions in generation. `absolute` (§3.3): clip i sits at i x stride, past clips at
+            theirs, however long the video. `window` (RoPE re-indexing, as ∞-RoPE / Deep Forcing bound positions for
+            unbounded length): the attended window, the selected clips in order then the current clip, renumbered
+            from 0 (one stride apart), cached keys rotated to their new places, so positions never pass
+            (max_clips + 1) strides. Equal to `absolute` where the selection is the clips just before (relative
+            positions unchanged). Training uses absolute positions, so `window` trains only where the two agree.
     """
 
     def __init__(
@@ -87,6 +94,7 @@ class CausalKV(Extension):
         guidance_min_t: float = 0.0,
         ar_step: int = 0,
         causal_block_size: int = 1,
+        positions: str = "absolute",
     ) -> None:
         super().__init__(
             condition_frames,
@@ -103,6 +111,8 @@ class CausalKV(Extension):
         )
         require(0 <= cache_t < 1, f"cache_t must be in [0, 1), got {cache_t}")
         require(cache_from in CACHE_SOURCES, f"cache_from must be one of {CACHE_SOURCES}, not {cache_from!r}")
+        require(positions in POSITIONS, f"positions must be one of {POSITIONS}, not {positions!r}")
+        self.positions = positions
         self.cache_from = cache_from
         self.policy = policy or PromptSimilarity()
         self.cache_t = cache_t
@@ -160,6 +170,12 @@ class CausalKV(Extension):
 
         def select(i: int) -> None:
             rows = [self.policy.select(list(prompts[row]), i, list(range(i))).clips for row in range(b)]
+            require(
+                self.positions == "absolute" or all(sorted(r) == list(range(i - len(r), i)) for r in rows),
+                f"positions: window renumbers clip {i}'s selection {rows[0]} of non-adjacent clips, which training "
+                "(absolute positions) cannot match: train with positions absolute, or samples of at most "
+                "max_clips + 1 clips",
+            )
             self.cache.prepare(rows, device)
 
         given = torch.zeros(b, f, device=device)
@@ -206,6 +222,7 @@ class CausalKV(Extension):
         install_cached_kv(backbone.attention_modules(), self.cache)
         self.plan = [self.policy.select(request.prompts, i, list(range(i))) for i in range(request.num_clips)]
         self.last_use = {c: i for i, selection in enumerate(self.plan) for c in selection.clips}
+        self.recorded_at: dict[int, int] = {}  # the temporal position each clip's K/V were recorded at
         with contextlib.ExitStack() as stack:
             self.scratch = Path(request.scratch or stack.enter_context(tempfile.TemporaryDirectory(prefix="lvg-kv-")))
             self.scratch.mkdir(parents=True, exist_ok=True)
@@ -215,19 +232,29 @@ class CausalKV(Extension):
                 self.cache.reset()
 
     def carry(self, cond_pixels: torch.Tensor) -> dict:
-        """The condition frames and the spilled K/V files later clips still select (they stay in `scratch`)."""
-        return {"pixels": cond_pixels, "kv_files": {c: p.name for c, p in self.cache.files.items()}}
+        """The condition frames, the spilled K/V files later clips still select (they stay in `scratch`) and the
+        positions those were recorded at."""
+        files = {c: p.name for c, p in self.cache.files.items()}
+        return {"pixels": cond_pixels, "kv_files": files, "recorded_at": {c: self.recorded_at[c] for c in files}}
 
     def restore(self, carry: dict) -> torch.Tensor:
         self.cache.adopt({c: self.scratch / name for c, name in carry["kv_files"].items()})
+        self.recorded_at.update({int(c): at for c, at in carry["recorded_at"].items()})
         return carry["pixels"]
 
     def clip_video(self, backbone, sampler, noise_init, request, index, prompt, cond_pixels, latent_frames):
         """The extension clip attending to the past clips the plan selects (its `context` log), at its true temporal
         position; its own K/V are recorded (module doc) and spilled if a later clip selects them."""
         selection = self.plan[index]
-        self.cache.prepare(selection.clips, backbone.device)
-        position = index * self.clip_stride(backbone, latent_frames)
+        stride = self.clip_stride(backbone, latent_frames)
+        if self.positions == "absolute":
+            position, shifts = index * stride, None
+        else:  # the window renumbered from 0: the selected clips in order, then this one
+            window = {c: k * stride for k, c in enumerate(sorted(selection.clips))}
+            position = len(window) * stride
+            shifts = {c: backbone.temporal_shift(at - self.recorded_at[c]) for c, at in window.items()}
+        self.cache.prepare(selection.clips, backbone.device, shifts)
+        self.recorded_at[index] = position
         latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
         cond = backbone.conditioning([prompt], latents, mask, guide=cond_pixels, seed=clip_seed(request.seed, index))
         make_denoise = self.clip_denoiser(backbone, cond, selection.clips)
@@ -242,7 +269,7 @@ class CausalKV(Extension):
                 sampled = sample_clip(ctx, noise_init)
                 self.record_clip(backbone, sampled.latents, cond, index, stream_seed(ctx.seed, "cache_noise"))
         self.keep_what_is_selected_later(index)
-        context = {**selection.log(), "position": position, "cache_from": self.cache_from}
+        context = {**selection.log(), "position": position, "positions": self.positions, "cache_from": self.cache_from}
         return MadeClip(backbone.decode(sampled.latents), sampled.search, context)
 
     def keep_what_is_selected_later(self, index: int) -> None:

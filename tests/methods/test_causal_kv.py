@@ -127,8 +127,8 @@ def test_memory_holds_only_what_later_clips_select(tiny_toy_dir, policy):
     held, spilled = [], []
     prepare = method.cache.prepare
 
-    def prepare_and_count(selection, device=None):
-        prepare(selection, device)
+    def prepare_and_count(selection, device=None, shifts=None):
+        prepare(selection, device, shifts)
         held.append(len(method.cache.store))
         spilled.append(sorted(method.cache.files))
 
@@ -170,8 +170,9 @@ def test_last_step_kv_come_from_the_last_model_call_and_clean_kv_from_one_more_p
 
 
 @torch.no_grad()
-def test_a_generation_resumes_from_its_carry_exactly(tiny_toy_dir, tmp_path):
-    m = module(tiny_toy_dir, CausalKV(policy=PromptSimilarity(max_clips=2)))
+@pytest.mark.parametrize("positions", ["absolute", "window"])
+def test_a_generation_resumes_from_its_carry_exactly(tiny_toy_dir, tmp_path, positions):
+    m = module(tiny_toy_dir, CausalKV(policy=PromptSimilarity(max_clips=2), positions=positions))
     start = torch.zeros(1, 3, 2, 16, 16)
     whole = list(m.generate(GenerationRequest(start, COMING_BACK, 4, seed=4, scratch=str(tmp_path / "a"))))
     request = GenerationRequest(start, COMING_BACK, 4, seed=4, scratch=str(tmp_path / "b"))
