@@ -4,6 +4,7 @@ python benchmarks/kv_cache.py [--quick] [--lora runs/toy-causal-kv/lora]
 
 - time per clip at clip 20 with the K/V of the last denoising step (`cache_from: last_step`, the paper's), with one
   extra pass over the finished latents (`clean`), and recomputing the selected clips' K/V before every step;
+- the re-cache on a prompt switch (LongLive): seconds per clip with it against without;
 - re-selection: prompts whose topics come back, so `PromptSimilarity` selects clips long out of the recent window;
   the seconds per clip spent mapping the selected clips' spilled K/V back (`KVCache.prepare`);
 - peak RSS of a fresh process generating 10 and 100 such clips (target: ratio <= 1.05), and the bytes the cache
@@ -105,10 +106,10 @@ class Timed(CausalKV):
 
         self.cache.prepare = prepare
 
-    def keep_what_is_selected_later(self, index: int) -> None:
+    def keep_what_is_selected_later(self, index: int, source: tuple | None = None) -> None:
         self.peak_bytes = max(self.peak_bytes, self.cache.nbytes())  # the clip's own K/V and its selection
         tic = time.perf_counter()
-        super().keep_what_is_selected_later(index)
+        super().keep_what_is_selected_later(index, source)
         self.keep_seconds.append(time.perf_counter() - tic)
 
 
@@ -244,6 +245,19 @@ def split(method: Timed, steps: int, size: int, quick: bool, clip: float, gather
         yield record(f"split_{name}_seconds", value, "s", True, f"{note}; per clip of {clip:.3f} s: {words}")
 
 
+def recache(quick: bool, steps: int, size: int, note: str) -> Iterator[dict]:
+    """Seconds per clip with LongLive's re-cache on a prompt switch (every clip of the returning prompts switches)
+    against without, over the clips whose selection is full."""
+    seconds = {}
+    for on in (False, True):
+        method = CausalKV(policy=PromptSimilarity(MAX_CLIPS), condition_fill="nearest", recache_on_switch=on)
+        seconds[on] = run_clips(method, MAX_CLIPS + 4, steps, size, quick)[MAX_CLIPS:]
+    plain, recached = (sum(seconds[on]) / len(seconds[on]) for on in (False, True))
+    yield record("recache_seconds_per_clip", recached, "s", True, f"{note}; a prompt switch at every clip")
+    yield record("recache_over_plain", recached / plain, "ratio", True,
+                 f"about 1 + {MAX_CLIPS} / steps: one pass per selected clip at each switch")  # fmt: skip
+
+
 def memory(quick: bool, size: int, model: str) -> Iterator[dict]:
     rss = {n: in_fresh_process(n, quick) for n in (10, 100)}
     for n, mb in rss.items():
@@ -287,6 +301,7 @@ def measure(quick: bool, lora: str | None = None) -> Iterator[dict]:
     note = f"{model}, {size}x{size}x8, {steps} steps, PromptSimilarity({MAX_CLIPS}) on returning prompts"
     yield from speed(quick, steps, size, note + f", clip {TIMED_CLIP}")
     yield from reselection(quick, steps, size, note)
+    yield from recache(quick, steps, size, note)
     yield from memory(quick, size, model)
     yield from drift(quick, lora)
 

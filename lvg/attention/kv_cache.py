@@ -23,6 +23,14 @@ from lvg.attention.rotary import apply_rotary_emb
 KV = tuple[torch.Tensor, torch.Tensor]
 
 
+def write_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """CPU copies of `tensors` written to `path` whole or not at all (beside, then renamed); read back with
+    `torch.load(..., weights_only=True)`."""
+    tmp = path.with_suffix(".tmp")
+    torch.save({k: t.detach().cpu().contiguous() for k, t in tensors.items()}, tmp)
+    tmp.replace(path)
+
+
 class KVCache:
     """Per clip and layer, K/V [B, S, heads, head_dim]: in memory while recorded, then spilled to files."""
 
@@ -71,9 +79,7 @@ class KVCache:
         layers = self.store.pop(clip)
         flat = {f"{layer}.{part}": t[i].detach().cpu().contiguous() for layer, t in layers.items()
                 for i, part in enumerate(("k", "v"))}  # fmt: skip
-        tmp = path.with_suffix(".tmp")
-        torch.save(flat, tmp)
-        tmp.replace(path)
+        write_tensors(path, flat)
         self.files[clip] = path
         return path
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from lvg.attention import ClipSelection, KVCache, PromptSimilarity, install_cached_kv
+from lvg.attention.kv_cache import write_tensors
 from lvg.contracts import (
     CACHED_KV,
     FRAME_OFFSET,
@@ -69,6 +70,11 @@ class CausalKV(Extension):
         condition_guidance, guidance_rescale, guidance_min_t: as for `Extension` (both branches attend to the same
             past clips; it needs a `none` task in `task_probs` when finetuning).
         ar_step, causal_block_size: diffusion forcing within each clip, as for `Extension`.
+        recache_on_switch: when a clip's prompt differs from the previous clip's, first recompute the K/V of the past
+            clips it selects under the new prompt (LongLive's KV re-cache on a prompt switch): one model pass per
+            selected clip over its finished latents at `cache_t`, in order, each attending to the ones recomputed
+            before it, at its recorded position; the recomputed K/V replace the old ones. Costs one pass per selected
+            clip at each switch; keeps each such clip's latents and condition (in files, as the K/V).
         positions: temporal RoPE positions in generation. `absolute` (§3.3): clip i sits at i x stride, past clips at
             theirs, however long the video. `window` (RoPE re-indexing, as ∞-RoPE / Deep Forcing bound positions for
             unbounded length): the attended window, the selected clips in order then the current clip, renumbered
@@ -95,6 +101,7 @@ class CausalKV(Extension):
         ar_step: int = 0,
         causal_block_size: int = 1,
         positions: str = "absolute",
+        recache_on_switch: bool = False,
     ) -> None:
         super().__init__(
             condition_frames,
@@ -113,6 +120,7 @@ class CausalKV(Extension):
         require(cache_from in CACHE_SOURCES, f"cache_from must be one of {CACHE_SOURCES}, not {cache_from!r}")
         require(positions in POSITIONS, f"positions must be one of {POSITIONS}, not {positions!r}")
         self.positions = positions
+        self.recache_on_switch = recache_on_switch
         self.cache_from = cache_from
         self.policy = policy or PromptSimilarity()
         self.cache_t = cache_t
@@ -223,6 +231,7 @@ class CausalKV(Extension):
         self.plan = [self.policy.select(request.prompts, i, list(range(i))) for i in range(request.num_clips)]
         self.last_use = {c: i for i, selection in enumerate(self.plan) for c in selection.clips}
         self.recorded_at: dict[int, int] = {}  # the temporal position each clip's K/V were recorded at
+        self.sources: dict[int, Path] = {}  # latents and condition of clips to re-cache (recache_on_switch)
         with contextlib.ExitStack() as stack:
             self.scratch = Path(request.scratch or stack.enter_context(tempfile.TemporaryDirectory(prefix="lvg-kv-")))
             self.scratch.mkdir(parents=True, exist_ok=True)
@@ -235,11 +244,14 @@ class CausalKV(Extension):
         """The condition frames, the spilled K/V files later clips still select (they stay in `scratch`) and the
         positions those were recorded at."""
         files = {c: p.name for c, p in self.cache.files.items()}
-        return {"pixels": cond_pixels, "kv_files": files, "recorded_at": {c: self.recorded_at[c] for c in files}}
+        sources = {c: p.name for c, p in self.sources.items()}
+        return {"pixels": cond_pixels, "kv_files": files, "recorded_at": {c: self.recorded_at[c] for c in files},
+                "sources": sources}  # fmt: skip
 
     def restore(self, carry: dict) -> torch.Tensor:
         self.cache.adopt({c: self.scratch / name for c, name in carry["kv_files"].items()})
         self.recorded_at.update({int(c): at for c, at in carry["recorded_at"].items()})
+        self.sources.update({int(c): self.scratch / name for c, name in carry["sources"].items()})
         return carry["pixels"]
 
     def clip_video(self, backbone, sampler, noise_init, request, index, prompt, cond_pixels, latent_frames):
@@ -253,6 +265,9 @@ class CausalKV(Extension):
             window = {c: k * stride for k, c in enumerate(sorted(selection.clips))}
             position = len(window) * stride
             shifts = {c: backbone.temporal_shift(at - self.recorded_at[c]) for c, at in window.items()}
+        recached = []
+        if self.recache_on_switch and index > 0 and prompt != request.prompts[index - 1]:
+            recached = self.recache(backbone, sorted(selection.clips), prompt, request.seed)
         self.cache.prepare(selection.clips, backbone.device, shifts)
         self.recorded_at[index] = position
         latents, mask = self.clip_condition(backbone, cond_pixels, latent_frames)
@@ -268,14 +283,36 @@ class CausalKV(Extension):
             else:
                 sampled = sample_clip(ctx, noise_init)
                 self.record_clip(backbone, sampled.latents, cond, index, stream_seed(ctx.seed, "cache_noise"))
-        self.keep_what_is_selected_later(index)
+        self.keep_what_is_selected_later(index, (sampled.latents, latents, mask))
         context = {**selection.log(), "position": position, "positions": self.positions, "cache_from": self.cache_from}
+        if self.recache_on_switch:
+            context["recached"] = recached
         return MadeClip(backbone.decode(sampled.latents), sampled.search, context)
 
-    def keep_what_is_selected_later(self, index: int) -> None:
-        """Spill clip `index`'s K/V if a later clip selects it, and forget every clip no later clip selects."""
+    def keep_what_is_selected_later(self, index: int, source: tuple | None = None) -> None:
+        """Spill clip `index`'s K/V (and, to re-cache them, its latents and condition `source`) if a later clip selects
+        it, and forget every clip no later clip selects."""
         if self.last_use.get(index, -1) > index:
             self.cache.spill(index, self.scratch)
+            if self.recache_on_switch and source is not None:
+                self.sources[index] = self.scratch / f"source_clip_{index:06d}.pt"
+                write_tensors(self.sources[index], dict(zip(("x0", "latents", "mask"), source)))
         for clip in self.cache.clips:
             if self.last_use.get(clip, -1) <= index:
                 self.cache.forget(clip)
+                path = self.sources.pop(clip, None)
+                if path is not None:
+                    path.unlink(missing_ok=True)
+
+    def recache(self, backbone, clips: list[int], prompt: str, seed: int) -> list[int]:
+        """Recompute the K/V of past `clips` (in order) under `prompt` (`recache_on_switch`); they replace the kept
+        ones, in memory until spilled back to their files."""
+        for k, clip in enumerate(clips):
+            source = torch.load(self.sources[clip], map_location="cpu", weights_only=True)
+            x0, latents, mask = (source[name].to(backbone.device) for name in ("x0", "latents", "mask"))
+            cond = backbone.conditioning([prompt], latents, mask)
+            self.cache.prepare(clips[:k], backbone.device)
+            with backbone.frame_offset(self.recorded_at[clip]):
+                self.record_clip(backbone, x0, cond, clip, stream_seed(clip_seed(seed, clip), "cache_noise"))
+            self.cache.spill(clip, self.scratch)
+        return clips
