@@ -40,6 +40,7 @@ def lvg(cwd, args, kill: tuple[str, int] | None = None) -> subprocess.CompletedP
     """`lvg ARGS` in a fresh process (or killed by `kill` = (signal, step) from inside training)."""
     env = {**os.environ, "WANDB_MODE": "", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("WANDB_API_KEY", None)
+    env.pop("WANDB_SERVICE", None)  # set by an earlier in-process W&B run; a user's shell has its own service
     prefix = [sys.executable, str(KILLER), *map(str, kill)] if kill else [sys.executable, "-m", "lvg.cli"]
     return subprocess.run([*prefix, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
