@@ -21,6 +21,20 @@ def parser() -> ArgumentParser:
     p.add_argument("--wandb", type=bool, default=False, help="log to W&B (offline without an API key)")
     p.add_argument("--wandb_project", default="lvg")
     p.add_argument("--progress", type=bool, default=True)
+    p.add_argument(
+        "--protocol",
+        default="lvg",
+        help="`lvg` (the whole video and each generated clip) or "
+        "`vbench-long` (fixed-length clips, long-range consistency branch; lvg.evaluation.protocols)",
+    )
+    p.add_argument("--clip_seconds", type=float, default=2.0, help="vbench-long: seconds per fixed-length clip")
+    p.add_argument(
+        "--video_drift_error",
+        type=bool,
+        default=False,
+        help="add each metric's Video Drift Error (LV-Bench: chunks against the first; lvg.metrics.drift)",
+    )
+    p.add_argument("--drift_chunks", type=int, default=10, help="chunks of the Video Drift Error (LV-Bench: 10)")
     return p
 
 
@@ -37,6 +51,10 @@ def run_evaluate(argv: list[str]) -> dict:
         wandb=cfg.wandb,
         wandb_project=cfg.wandb_project,
         progress=cfg.progress,
+        protocol=cfg.protocol,
+        clip_seconds=cfg.clip_seconds,
+        video_drift_error=cfg.video_drift_error,
+        drift_chunks=cfg.drift_chunks,
     )
     skipped = report["skipped"]["inputs"] + report["skipped"]["metrics"]
     print(f"lvg evaluate: {len(report['videos'])} videos -> {cfg.output}/report.json ({len(skipped)} skipped)")

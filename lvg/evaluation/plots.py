@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def plot_curves(report: dict, folder: Path) -> dict[str, str]:
-    """Write `folder`/<metric>.png for every metric with per-clip scores; returns {metric: path}."""
+    """Write `folder`/<metric>.png for every metric with a per-clip score; returns {metric: path}."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -15,7 +15,11 @@ def plot_curves(report: dict, folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, info in report["metrics"].items():
-        lines = {m: e["clips"][name] for m, e in report["per_method"].items() if e["clips"].get(name)}
+        lines = {
+            m: e["clips"][name]
+            for m, e in report["per_method"].items()
+            if any(v is not None for v in e["clips"].get(name) or [])
+        }  # a metric no clip is long enough for (a drift error over short clips) gets no empty plot
         if not lines:
             continue
         fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)

@@ -14,9 +14,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lvg.console import warn
-from lvg.errors import LvgError
+from lvg.errors import LvgError, require
 from lvg.evaluation.inputs import VideoInput, collect_videos
 from lvg.evaluation.metric_set import Models, build_metrics
+from lvg.evaluation.protocols import (
+    LONG_RANGE_WEIGHTS,
+    PROTOCOLS,
+    clip_frames,
+    first_frames,
+    fixed_length_ranges,
+    fuse,
+)
+from lvg.metrics.drift import VideoDriftError
 from lvg.metrics.dynamic_degree import DynamicDegree
 from lvg.metrics.per_clip import noise_variance_table
 from lvg.metrics.toy_ground_truth import toy_truth
@@ -53,28 +62,56 @@ def _is_toy(row: dict) -> bool:
     return any(name.startswith("toy_") for name in row["whole"])
 
 
-def score_video(video: VideoInput, frames: np.ndarray, metrics: list) -> dict:
-    """One video's row: whole-video scores (generated frames) and per-clip curves, per metric."""
-    start, clips = video.generated_from(), video.clips()
-    truth = None
+def score_video(
+    video: VideoInput, frames: np.ndarray, metrics: list, protocol: str = "lvg", clip_seconds: float = 2.0
+) -> dict:
+    """One video's row: whole-video scores (generated frames) and per-clip curves, per metric, cut by `protocol`
+    (`lvg.evaluation.protocols`). A drift metric (`vde_*`) always scores the whole generated stretch."""
+    start = video.generated_from()
+    if protocol == "vbench-long":
+        clips = fixed_length_ranges(start, len(frames), clip_frames(video.fps, clip_seconds))
+    else:
+        clips = video.clips()
+    truth, prepared_by = None, {}
     row = {"video": video.name, "path": str(video.path), "method": video.method, "condition": video.condition}
-    row["frames"], row["scored_from"] = len(frames), start  # whole-video scores cover frames[scored_from:]
+    row["frames"], row["scored_from"], row["protocol"] = len(frames), start, protocol
     row.update({"seed": (video.sidecar or {}).get("seed"), "whole": {}, "clips": {}, "notes": video.notes})
     for metric in metrics:
-        if getattr(metric, "needs_truth", False):
-            truth = truth if truth is not None else _truth_of(video)
-            if truth is None:
-                continue
-            prepared = metric.prepare(frames, truth)
-        elif isinstance(metric, DynamicDegree):  # VBench samples frames at about 8 fps
-            prepared = metric.prepare(frames, fps=video.fps)
-        else:
-            prepared = metric.prepare(frames)
-        row["whole"][metric.name] = metric.score(prepared, start, len(frames))
+        inner = getattr(metric, "inner", metric)  # a drift metric shares its metric's features
+        if id(inner) not in prepared_by:
+            if getattr(inner, "needs_truth", False):
+                truth = truth if truth is not None else _truth_of(video)
+                if truth is None:
+                    continue
+                prepared_by[id(inner)] = inner.prepare(frames, truth)
+            elif isinstance(inner, DynamicDegree):  # VBench samples frames at about 8 fps
+                prepared_by[id(inner)] = inner.prepare(frames, fps=video.fps)
+            else:
+                prepared_by[id(inner)] = inner.prepare(frames)
+        prepared = prepared_by[id(inner)]
         row["clips"][metric.name] = [metric.score(prepared, s, min(e, len(frames))) for s, e in clips]
+        if protocol == "vbench-long" and inner is metric:
+            row["whole"][metric.name] = long_video_score(row, metric, frames, clips)
+        else:
+            row["whole"][metric.name] = metric.score(prepared, start, len(frames))
     if truth is None and any(getattr(m, "needs_truth", False) for m in metrics):
         video.notes.append("toy ground-truth metrics skipped: the video did not start from a toy world")
     return row
+
+
+def long_video_score(row: dict, metric, frames: np.ndarray, clips: list[tuple[int, int]]) -> float | None:
+    """VBench-Long's score of one metric: the clips' average, fused with the long-range branch for the consistency
+    dimensions (both kept in `row["long_range"]`)."""
+    values = [v for v in row["clips"][metric.name] if v is not None]
+    average = float(np.mean(values)) if values else None
+    if metric.name not in LONG_RANGE_WEIGHTS or len(clips) < 2:
+        return average
+    firsts = first_frames(frames, clips)
+    long_range = metric.score(metric.prepare(firsts), 0, len(firsts))
+    fused = fuse(metric.name, average, long_range)
+    row.setdefault("long_range", {})[metric.name] = {"clip_average": average, "long_range": long_range,
+                                                     "fused": fused}  # fmt: skip
+    return fused
 
 
 def aggregate(rows: list[dict], metrics: list) -> dict:
@@ -126,11 +163,22 @@ def evaluate(
     wandb: bool = False,
     wandb_project: str = "lvg",
     progress: bool = True,
+    protocol: str = "lvg",
+    clip_seconds: float = 2.0,
+    video_drift_error: bool = False,
+    drift_chunks: int = 10,
 ) -> dict:
     """Evaluate videos (files or folders with sidecars) into `output`/report.json, metrics.csv, variance.csv,
-    plots/*.png, report.html; raises LvgError only when nothing could be evaluated."""
+    plots/*.png, report.html; raises LvgError only when nothing could be evaluated. `protocol` cuts the videos
+    (`lvg.evaluation.protocols`); `video_drift_error` adds each metric's VDE over `drift_chunks` chunks
+    (`lvg.metrics.drift`)."""
+    require(protocol in PROTOCOLS, f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+    require(clip_seconds > 0, f"clip_seconds must be positive, got {clip_seconds}")
+    require(drift_chunks >= 2, f"drift_chunks must be at least 2, got {drift_chunks}")
     videos, skipped_inputs = collect_videos(inputs)
     chosen, skipped_metrics = build_metrics(metrics, models or Models())
+    if video_drift_error:
+        chosen += [VideoDriftError(m, drift_chunks) for m in chosen]
     bar = tqdm(videos, desc="videos", unit="video", leave=False, disable=not progress or not videos)
     rows, sidecars = [], {}
     for video in bar:
@@ -144,7 +192,7 @@ def evaluate(
             skipped_inputs.append({"input": str(video.path), "reason": "fewer than 2 frames"})
             continue
         bar.set_postfix_str(video.name)
-        rows.append(score_video(video, frames, chosen))
+        rows.append(score_video(video, frames, chosen, protocol, clip_seconds))
         sidecars[str(video.path)] = video.sidecar or {}
     if not rows or not chosen:
         reasons = skipped_inputs if not rows else skipped_metrics  # what stood in the way, not every skip
@@ -159,6 +207,11 @@ def evaluate(
         mark_toy_trust(metric_entries, chosen)
     report = {
         "inputs": [str(i) for i in inputs],
+        "protocol": {
+            "name": protocol,
+            "clip_seconds": clip_seconds if protocol == "vbench-long" else None,
+            "video_drift_error": {"chunks": drift_chunks} if video_drift_error else None,
+        },
         "metrics": metric_entries,
         "per_method": aggregate(rows, chosen),
         "variance_over_noises": noise_variance_table(

@@ -8,27 +8,6 @@ import shutil
 import pytest
 from helpers.chromium import CHROMIUM, Chromium
 from helpers.cli import run_lvg
-from tests_paths import REPO
-
-from lvg.cli import main
-
-CONFIGS = {"extension": "generate.yaml", "chunkwise": "generate_chunkwise_naive.yaml"}
-
-
-@pytest.fixture(scope="module")
-def videos(tiny_toy_dir, tmp_path_factory):
-    """Two methods x two noise seeds, 3 clips each, from the same toy world."""
-    folder = tmp_path_factory.mktemp("generated")
-    for method, config in CONFIGS.items():
-        for seed in (1, 2):
-            main([
-                "generate", "--config", str(REPO / "configs" / "toy" / config),
-                "--model.init_args.backbone.init_args.path", str(tiny_toy_dir),
-                "--model.init_args.frames_per_clip", "4", "--model.init_args.sampler.init_args.num_steps", "2",
-                "--num_clips", "3", "--seed", str(seed), "--progress", "false",
-                "--output", str(folder / f"{method}_s{seed}.mp4"),
-            ])  # fmt: skip
-    return folder
 
 
 def test_evaluate_writes_json_csv_plots_and_html(videos, tmp_path, capsys):
