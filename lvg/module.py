@@ -165,8 +165,13 @@ class LongVideoModule(L.LightningModule):
             "numpy": [torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
             "python": [int(version), torch.tensor(state, dtype=torch.int64), gauss],
         }
+        method_state = self.method.training_state()
+        if method_state is not None:
+            checkpoint["lvg_method"] = method_state
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "lvg_method" in checkpoint:
+            self.method.load_training_state(checkpoint["lvg_method"])
         rng = checkpoint.get("lvg_rng")
         if rng:
             torch.set_rng_state(rng["torch"])

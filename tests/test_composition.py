@@ -17,7 +17,15 @@ from lvg import LongVideoModule
 from lvg.backbones import CogVideoX, Svd, Toy, Wan, WanI2V
 from lvg.contracts import GenerationRequest
 from lvg.errors import LvgError
-from lvg.methods import CausalKV, ChunkwiseI2V, Extension, Progressive, ReplacementWithNoise, ReplacementWithoutNoise
+from lvg.methods import (
+    CausalKV,
+    ChunkwiseI2V,
+    ErrorRecycling,
+    Extension,
+    Progressive,
+    ReplacementWithNoise,
+    ReplacementWithoutNoise,
+)
 from lvg.sampling import EulerSampler, SchedulerSampler, TRFlowSampler
 from lvg.search import ColourConsistencyScorer, GaussianNoise, KStepSearch
 
@@ -29,6 +37,7 @@ METHODS = {
     "Extension(ar_step=1)": lambda c, chunk: Extension(condition_frames=c, min_condition_frames=c, ar_step=1),
     "ChunkwiseI2V": lambda c, chunk: ChunkwiseI2V(),
     "CausalKV": lambda c, chunk: CausalKV(condition_frames=c),
+    "CausalKV(error_recycling)": lambda c, chunk: CausalKV(condition_frames=c, error_recycling=ErrorRecycling()),
     "Progressive": lambda c, chunk: Progressive(chunk_size=chunk),
     "ReplacementWithNoise": lambda c, chunk: ReplacementWithNoise(condition_frames=c),
     "ReplacementWithoutNoise": lambda c, chunk: ReplacementWithoutNoise(condition_frames=c),

@@ -127,3 +127,16 @@ def test_lora_over_bf16_under_fsdp1_is_one_line_exit_2(tiny_wan_dir, video_folde
     with pytest.raises(LvgError, match="needs CUDA GPUs"):
         check_strategy({"strategy": "fsdp", "accelerator": "cpu"}, lora)
     check_strategy({"strategy": "ddp", "accelerator": "cpu"}, lora)
+
+
+def test_wan_error_recycling_config_trains_the_adapter_and_banks_the_models_errors(
+    tiny_wan_dir, video_folder, monkeypatch
+):
+    monkeypatch.chdir(video_folder)
+    config = WAN / "extension_error_recycling.yaml"
+    cli = run_cli(tiny_fit(config, tiny_wan_dir, video_folder, "--trainer.max_steps", "2"))
+    recycling = cli.model.method.error_recycling
+    assert cli.trainer.global_step == 2 and torch.isfinite(cli.trainer.callback_metrics["train/loss"])
+    assert len(recycling.bank) >= 1 and recycling.probs == {"latent": 0.9, "noise": 0.9, "condition": 0.9}
+    trainable = {n for n, p in cli.model.backbone.transformer.named_parameters() if p.requires_grad}
+    assert trainable == {n for n in trainable if "lora_" in n} | {"patch_embedding.weight", "patch_embedding.bias"}

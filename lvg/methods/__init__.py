@@ -3,6 +3,7 @@
 from lvg.methods.base import GenerationRequest, Method
 from lvg.methods.causal_kv import CausalKV
 from lvg.methods.chunkwise_i2v import ChunkwiseI2V
+from lvg.methods.error_recycling import ErrorRecycling
 from lvg.methods.extension import Extension
 from lvg.methods.progressive import Progressive
 from lvg.methods.replacement import ReplacementWithNoise, ReplacementWithoutNoise
@@ -10,6 +11,7 @@ from lvg.methods.replacement import ReplacementWithNoise, ReplacementWithoutNois
 __all__ = [
     "CausalKV",
     "ChunkwiseI2V",
+    "ErrorRecycling",
     "Extension",
     "GenerationRequest",
     "Method",

@@ -49,6 +49,14 @@ class Method:
     def loss(self, backbone: Backbone, batch: dict, generator: torch.Generator) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def training_state(self) -> dict | None:
+        """State the method keeps across training steps (tensors only), saved in the Lightning checkpoint so a
+        resumed run continues exactly (error recycling's bank); None when it keeps none."""
+        return None
+
+    def load_training_state(self, state: dict) -> None:
+        """Restore `training_state` from a checkpoint."""
+
     def generate(
         self, backbone: Backbone, sampler: Sampler, noise_init: NoiseInit, request: GenerationRequest
     ) -> Iterator[ClipResult]:

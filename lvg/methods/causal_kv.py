@@ -44,6 +44,7 @@ from lvg.contracts import (
 )
 from lvg.errors import require
 from lvg.methods.base import MadeClip, clip_context, sample_clip
+from lvg.methods.error_recycling import ErrorRecycling
 from lvg.methods.extension import Extension
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
@@ -102,6 +103,7 @@ class CausalKV(Extension):
         causal_block_size: int = 1,
         positions: str = "absolute",
         recache_on_switch: bool = False,
+        error_recycling: ErrorRecycling | None = None,
     ) -> None:
         super().__init__(
             condition_frames,
@@ -115,6 +117,7 @@ class CausalKV(Extension):
             guidance_min_t=guidance_min_t,
             ar_step=ar_step,
             causal_block_size=causal_block_size,
+            error_recycling=error_recycling,
         )
         require(0 <= cache_t < 1, f"cache_t must be in [0, 1), got {cache_t}")
         require(cache_from in CACHE_SOURCES, f"cache_from must be one of {CACHE_SOURCES}, not {cache_from!r}")
@@ -201,12 +204,18 @@ class CausalKV(Extension):
         t_rows = uniform_rows(t, b, f).to(device)
         noise = torch.randn(x.shape, generator=generator).to(device)
         mask = self.condition_mask(b, f, backbone, generator).to(device)
-        cond = condition(target, x, mask)
+        latents, source, recycling = x, x, self.recycling(backbone)
+        if recycling is not None:  # the target clip's inputs carry banked errors; its target is clean
+            latents, noise, source, clean = recycling.corrupt(x, noise, t, mask, generator)
+        cond = condition(target, source, mask)
         with backbone.frame_offset(target * stride):
-            pred = backbone.predict(flow_match_xt(x, noise, t_rows), t_rows, cond)
+            pred = backbone.predict(flow_match_xt(latents, noise, t_rows), t_rows, cond)
         if not backbone.is_gradient_checkpointing:
             self.cache.reset()  # (with checkpointing, backward recomputes the target's attention: keep its selection)
-        per_frame = (pred - flow_match_target(x, noise)).pow(2).mean(dim=(1, 3, 4))  # [B, f]
+        velocity = flow_match_target(x, noise)
+        if recycling is not None:
+            recycling.collect(pred, velocity, t, clean, generator)
+        per_frame = (pred - velocity).pow(2).mean(dim=(1, 3, 4))  # [B, f]
         weight = 1 - mask
         return {"loss": (per_frame * weight).sum() / weight.sum().clamp(min=1)}
 

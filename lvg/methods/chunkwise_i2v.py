@@ -11,6 +11,7 @@ the guide frame given, the rest generated, the guide dropped at `drop_rate` (the
 from __future__ import annotations
 
 from lvg.errors import require
+from lvg.methods.error_recycling import ErrorRecycling
 from lvg.methods.extension import Extension
 
 
@@ -22,6 +23,7 @@ class ChunkwiseI2V(Extension):
         timestep_sampling, condition_fill, condition_guidance, guidance_rescale, guidance_min_t: as for `Extension`
             (how the guide fills the frames to generate; guidance on the guide frame, whose unconditional branch the
             dropped samples train).
+        error_recycling: as for `Extension` (the guide frame is the condition it corrupts).
     """
 
     def __init__(
@@ -32,6 +34,7 @@ class ChunkwiseI2V(Extension):
         condition_guidance: float = 1.0,
         guidance_rescale: float = 0.0,
         guidance_min_t: float = 0.0,
+        error_recycling: ErrorRecycling | None = None,
     ):
         require(0 <= drop_rate < 1, f"drop_rate must be in [0, 1), got {drop_rate}")
         probs = {"first": 1 - drop_rate, "none": drop_rate} if drop_rate > 0 else {"first": 1.0}
@@ -45,5 +48,6 @@ class ChunkwiseI2V(Extension):
             condition_guidance=condition_guidance,
             guidance_rescale=guidance_rescale,
             guidance_min_t=guidance_min_t,
+            error_recycling=error_recycling,
         )
         self.drop_rate = drop_rate

@@ -12,8 +12,10 @@ import torch
 from lvg.contracts import CONDITION_FRAMES, GUIDE_IMAGE, PER_FRAME_TIMES, Condition, Parts, require_capability
 from lvg.errors import require
 from lvg.methods.base import ClipByClip, MadeClip, clip_context, sample_clip
+from lvg.methods.error_recycling import ErrorRecycling
 from lvg.methods.guidance import condition_guided_denoiser
 from lvg.methods.objective import noised_and_target, require_trainable
+from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.schedules import diffusion_forcing_times
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
 from lvg.seeding import clip_seed
@@ -55,6 +57,9 @@ class Extension(ClipByClip):
             model calls per clip). 0 (default) denoises every frame together. Needs a backbone with per-frame times
             and a sampler that steps frames at different times (flow-match Euler).
         causal_block_size: latent frames per block of that schedule (SkyReels-V2's `causal_block_size`).
+        error_recycling: Stable Video Infinity's error-recycling finetuning (`lvg.methods.error_recycling`): the
+            model's own banked errors added to the latents, noise and condition frames in training; None is off.
+            Flow backbones only (the target is a velocity).
     """
 
     def __init__(
@@ -72,6 +77,7 @@ class Extension(ClipByClip):
         full_condition_prob: float | None = None,
         ar_step: int = 0,
         causal_block_size: int = 1,
+        error_recycling: ErrorRecycling | None = None,
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -112,9 +118,21 @@ class Extension(ClipByClip):
         require(causal_block_size >= 1, f"causal_block_size must be at least 1, got {causal_block_size}")
         self.ar_step, self.causal_block_size = ar_step, causal_block_size
         self.trajectory = "asynchronous" if ar_step > 0 else "whole"
+        self.error_recycling = error_recycling
 
     def check(self, parts: Parts) -> None:
         backbone = parts.backbone
+        if self.error_recycling is not None:
+            require(
+                backbone.prediction_type == "flow",
+                f"error_recycling recycles velocity errors: {type(backbone).__name__} predicts "
+                f"{backbone.prediction_type!r}; use a flow backbone (toy, Wan) or drop error_recycling",
+            )
+            require(
+                self.error_recycling.probs["condition"] == 0 or CONDITION_FRAMES in backbone.capabilities,
+                f"error_recycling.condition_prob needs condition frames to corrupt, and {type(backbone).__name__} "
+                "takes its guide its own way: set condition_prob 0 (latent and noise errors still apply)",
+            )
         if self.ar_step > 0:
             require_capability(
                 backbone, PER_FRAME_TIMES, self, "diffusion forcing (ar_step > 0) needs per-frame times: set ar_step 0"
@@ -196,14 +214,20 @@ class Extension(ClipByClip):
         t_rows = uniform_rows(t, b, f).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device)
         x_t, target, t_rows = noised_and_target(backbone, x0, noise, t_rows)
-        if backbone.is_extension:
-            mask = self.condition_mask(b, f, backbone, generator).to(device)
-            cond = backbone.conditioning(list(batch["prompt"]), self.fill_condition(x0, mask), mask)
+        mask = self.condition_mask(b, f, backbone, generator).to(device) if backbone.is_extension else None
+        source, recycling = x0, self.recycling(backbone)
+        if recycling is not None:
+            latents, noise, source, clean = recycling.corrupt(x0, noise, t, mask, generator)
+            x_t, target = flow_match_xt(latents, noise, t_rows), flow_match_target(x0, noise)  # back to clean x0
+        if mask is not None:
+            cond = backbone.conditioning(list(batch["prompt"]), self.fill_condition(source, mask), mask)
             weight = torch.ones_like(mask) if self.loss_on_condition else 1 - mask
         else:
             cond = self.guide_condition(backbone, batch, x0, generator)
             weight = torch.ones(b, f, device=device)
         pred = backbone.predict(x_t, t_rows, cond)
+        if recycling is not None:
+            recycling.collect(pred, target, t, clean, generator)
         per_frame = (pred - target).pow(2).mean(dim=(1, 3, 4))  # [B, f]
         loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
         return {"loss": loss}
@@ -214,6 +238,18 @@ class Extension(ClipByClip):
         prompts = ["" if d else p for p, d in zip(batch["prompt"], drop.tolist())]
         with torch.no_grad():  # frozen encoders; the condition needs no gradient
             return backbone.conditioning(prompts, torch.zeros_like(x0), guide=batch["video"][:, :, :1])
+
+    def recycling(self, backbone) -> ErrorRecycling | None:
+        """Error recycling in training steps only (the backbone in train mode): validation measures the plain
+        objective and leaves the bank alone."""
+        return self.error_recycling if getattr(backbone, "training", True) else None
+
+    def training_state(self) -> dict | None:
+        return None if self.error_recycling is None else {"error_bank": self.error_recycling.bank.state_dict()}
+
+    def load_training_state(self, state: dict) -> None:
+        if self.error_recycling is not None and "error_bank" in state:
+            self.error_recycling.bank.load_state_dict(state["error_bank"])
 
     # --- generation -----------------------------------------------------------------------------------------
     def clip_condition(
