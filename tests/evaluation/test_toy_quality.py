@@ -33,3 +33,20 @@ def test_the_true_video_scores_the_truth_and_a_frozen_guide_scores_the_still_ref
     assert min(curves["still_position"]) > 2.0  # the sprites moved away from where the guide shows them
     assert torch.allclose(torch.tensor(frozen["curves"]["position"]), torch.tensor(curves["still_position"]))
     assert frozen["first_clip_position_error"] == frozen["first_clip_still_position_error"]
+
+
+def test_the_committed_checkpoint_keeps_the_sprites_of_held_out_worlds_in_its_first_clip():
+    """The README's default model, sampled as configs/toy/generate.yaml samples it, on 2 held-out worlds."""
+    import yaml
+    from tests_paths import REPO
+
+    from lvg import LongVideoModule
+    from lvg.backbones import Toy
+    from lvg.methods import Extension
+    from lvg.sampling import SchedulerSampler
+
+    method = yaml.safe_load((REPO / "configs/toy/generate.yaml").read_text())["model"]["init_args"]["method"]
+    module = LongVideoModule(Toy(path=str(REPO / "checkpoints/toy")), Extension(**method.get("init_args", {})),
+                             SchedulerSampler(20))  # fmt: skip
+    result = evaluate_toy_drift(module, num_seeds=2, num_clips=1)
+    assert min(result["first_clip_mass_kept_per_seed"]) >= 0.8, result["first_clip_mass_kept_per_seed"]
