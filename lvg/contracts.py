@@ -95,6 +95,7 @@ class Backbone(Protocol):
 
     prediction_type: str
     capabilities: frozenset[str]
+    training: bool  # nn.Module's mode: True in training steps, False in validation and generation
 
     @property
     def device(self) -> torch.device: ...

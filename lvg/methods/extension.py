@@ -242,7 +242,7 @@ class Extension(ClipByClip):
     def recycling(self, backbone) -> ErrorRecycling | None:
         """Error recycling in training steps only (the backbone in train mode): validation measures the plain
         objective and leaves the bank alone."""
-        return self.error_recycling if getattr(backbone, "training", True) else None
+        return self.error_recycling if self.error_recycling is not None and backbone.training else None
 
     def training_state(self) -> dict | None:
         return None if self.error_recycling is None else {"error_bank": self.error_recycling.bank.state_dict()}
