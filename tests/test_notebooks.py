@@ -27,7 +27,12 @@ def test_there_is_a_notebook_committed_with_its_outputs():
         assert any(c["cell_type"] == "code" and c.get("outputs") for c in cells), f"{notebook.name} has no outputs"
 
 
-def test_the_three_comparison_notebooks_are_there():
+def test_the_comparison_notebooks_are_there():
     names = {p.name for p in NOTEBOOKS}
-    expected = {"01_chunkwise_search.ipynb", "02_progressive_vs_replacement.ipynb", "03_kv_policies_and_trflow.ipynb"}
+    expected = {
+        "01_chunkwise_search.ipynb",
+        "02_progressive_vs_replacement.ipynb",
+        "03_kv_policies_and_trflow.ipynb",
+        "04_beyond_the_papers.ipynb",
+    }
     assert expected <= names, f"missing: {sorted(expected - names)}"
