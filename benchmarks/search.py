@@ -52,29 +52,22 @@ def toy_module(steps: int, search: dict | None, checkpoint: str = CHECKPOINT):
 def first_chunk_context(module, world_seed: int):
     """The search context of a held-out world's first chunk, and its true clip."""
     from lvg.data.toy_world import toy_start
-    from lvg.search.base import ClipContext
+    from lvg.methods.base import GenerationRequest, clip_context
 
     bb, method = module.backbone, module.method
     start, prompts, clips = toy_start(world_seed, 1, module.frames_per_clip, 1, module.height)
     latents, mask = method.clip_condition(bb, start, bb.latent_frames(module.frames_per_clip))
     cond = bb.conditioning(prompts[:1], latents, mask)
-    ctx = ClipContext(
-        tuple(latents.shape),
-        world_seed,
-        0,
-        bb,
-        module.sampler,
-        method.guided_denoiser(bb, cond),
-        start[0, :, 0],
-        1,
-    )
+    request = GenerationRequest(start, prompts[:1], module.frames_per_clip, seed=world_seed)
+    ctx = clip_context(request, 0, bb, module.sampler, tuple(latents.shape), method.guided_denoiser(bb, cond), start,
+                       method.clip_times(bb, module.sampler, latents.shape[2]))  # fmt: skip
     return ctx, clips[0]
 
 
 @torch.no_grad()
 def bench_cost(steps: int, k: int, m: int, repeats: int) -> list[dict]:
     """Seconds of one chunk (search + full run) per configuration, over the naive chunk."""
-    from lvg.methods.base import GenerationRequest, sample_clip
+    from lvg.methods.base import sample_clip
 
     configs = {
         "naive": None,
@@ -82,18 +75,17 @@ def bench_cost(steps: int, k: int, m: int, repeats: int) -> list[dict]:
         "restart_sequential": {"candidates": m, "k": k, "max_batch": 1},
         "prefix_batched": {"candidates": m, "k": k, "strategy": "prefix"},
     }
-    request = GenerationRequest(torch.zeros(1, 3, 1, 32, 32), ["x"], 8)
     runs = {}
     for name, search in configs.items():
         module = toy_module(steps, search)
         ctx, _ = first_chunk_context(module, 900_000)
-        sample_clip(ctx, module.noise_init, request)  # warm-up
+        sample_clip(ctx, module.noise_init)  # warm-up
         runs[name] = (ctx, module.noise_init)
     seconds = dict.fromkeys(configs, 0.0)
     for _ in range(repeats):  # configurations interleaved: a machine whose speed drifts biases no ratio
         for name, (ctx, noise_init) in runs.items():
             tic = time.perf_counter()
-            sample_clip(ctx, noise_init, request)
+            sample_clip(ctx, noise_init)
             seconds[name] += (time.perf_counter() - tic) / repeats
     naive = seconds["naive"]
     records = [record("search/naive_chunk_seconds", naive, "s", True, f"s={steps}, one chunk, toy checkpoint")]

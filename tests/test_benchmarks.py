@@ -142,3 +142,12 @@ def test_the_kv_cache_benchmark_re_selects_old_clips_and_times_each_way_of_getti
     assert len(kv.run_clips(baseline, 3, 1, 16, True)) == 3
     drift = list(kv.drift(quick=True, lora=None))
     assert len(drift) == 4 and all(r["value"] is None and "configs/toy/causal_kv.yaml" in r["notes"] for r in drift)
+
+
+def test_the_search_benchmark_times_each_search_against_the_naive_chunk():
+    import search
+
+    records = {r["name"]: r["value"] for r in search.bench_cost(steps=2, k=1, m=2, repeats=1)}
+    assert records["search/naive_chunk_seconds"] > 0
+    for name in ("restart_batched", "restart_sequential", "prefix_batched"):
+        assert records[f"search/{name}_over_naive"] > 0  # each configuration ran a whole chunk
