@@ -55,21 +55,17 @@ def mark_toy_trust(report_metrics: dict, metrics: list) -> None:
     toy videos; a model-based path is not checked here (no weights), and says so."""
     for metric in metrics:
         entry = report_metrics[metric.name]
-        if isinstance(metric, VideoDriftError) and "weight-free" in metric.source:
-            result = judge_drift(metric.inner.name, metric.chunks, metric.weights)
-            entry["judges_toy_video"] = result["holds"]
-            entry["toy_check"] = {"scores": result["scores"], "expected": result["expected"]}
-            if not result["holds"]:
-                entry["note"] = CANNOT_JUDGE_DRIFT
-            continue
         if "weight-free" not in metric.source:
             entry["toy_check"] = "not checked: a model-based path (the degenerate-case check runs weight-free paths)"
             continue
-        result = judge_metric(metric.name)
+        if isinstance(metric, VideoDriftError):
+            result, cannot = judge_drift(metric.inner.name, metric.chunks, metric.weights), CANNOT_JUDGE_DRIFT
+        else:
+            result, cannot = judge_metric(metric.name), CANNOT_JUDGE
         entry["judges_toy_video"] = result["holds"]
         entry["toy_check"] = {"scores": result["scores"], "expected": result["expected"]}
         if not result["holds"]:
-            entry["note"] = CANNOT_JUDGE
+            entry["note"] = cannot
 
 
 @lru_cache(maxsize=32)
