@@ -3,13 +3,12 @@ of an epoch and resumed with `--ckpt_path last`: the same per-step losses as an 
 version folder (CSV) or the same W&B run."""
 
 import csv
-import os
 import re
 import shlex
 import subprocess
-import sys
 
 import pytest
+from helpers.fresh import lvg_process
 from tests_paths import REPO
 
 README = (REPO / "README.md").read_text()
@@ -20,7 +19,6 @@ SHRINK = (
     "--data.init_args.frames_per_clip 4 --data.init_args.batch_size 2 --data.init_args.samples_per_epoch 6 "
     "--data.init_args.val_samples 2 --trainer.max_epochs 3 --trainer.log_every_n_steps 1"
 ).split()  # the same configs at a size a test can train: 3 epochs of 3 steps
-KILLER = REPO / "tests" / "helpers" / "kill_at_step.py"
 
 
 def readme_line(comment: str) -> list[str]:
@@ -37,12 +35,8 @@ RESUME_LINE = readme_line("# resume after a kill")
 
 
 def lvg(cwd, args, kill: tuple[str, int] | None = None) -> subprocess.CompletedProcess:
-    """`lvg ARGS` in a fresh process (or killed by `kill` = (signal, step) from inside training)."""
-    env = {**os.environ, "WANDB_MODE": "", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    env.pop("WANDB_API_KEY", None)
-    env.pop("WANDB_SERVICE", None)  # set by an earlier in-process W&B run; a user's shell has its own service
-    prefix = [sys.executable, str(KILLER), *map(str, kill)] if kill else [sys.executable, "-m", "lvg.cli"]
-    return subprocess.run([*prefix, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    """`lvg ARGS` in a fresh process (or killed by `kill` = (signal, step) from inside training), W&B offline."""
+    return lvg_process(cwd, args, kill, env={"WANDB_MODE": ""}, drop=("WANDB_API_KEY",))
 
 
 def losses(root) -> dict[int, float]:

@@ -3,17 +3,15 @@ same mp4 byte for byte; a killed run resumes to that same video; a resume never 
 leaves no stray files behind for long."""
 
 import json
-import os
 import shlex
 import subprocess
-import sys
 
 import pytest
 import torch
+from helpers.fresh import lvg_process
 from tests_paths import REPO
 
 README = (REPO / "README.md").read_text()
-KILLER = REPO / "tests" / "helpers" / "kill_at_step.py"
 TIMING = ("seconds", "search_seconds")
 
 
@@ -37,9 +35,7 @@ def command(tiny_toy_dir, output, clips=4, *extra) -> list[str]:
 
 
 def lvg(cwd, args, kill: tuple[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    prefix = [sys.executable, str(KILLER), *kill] if kill else [sys.executable, "-m", "lvg.cli"]
-    return subprocess.run([*prefix, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return lvg_process(cwd, args, kill)
 
 
 def sidecar_without_timing(path) -> dict:

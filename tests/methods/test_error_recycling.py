@@ -3,13 +3,11 @@ noise and given condition frames with a clean target, collection at both ends of
 refusals, a killed toy run resuming exactly with its bank, and the Wan config training."""
 
 import csv
-import os
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
 import torch
+from helpers.fresh import lvg_process
 from tests_paths import REPO
 
 from lvg.backbones import Toy
@@ -18,7 +16,6 @@ from lvg.errors import LvgError
 from lvg.methods import ErrorRecycling, Extension
 from lvg.seeding import generator
 
-KILLER = REPO / "tests" / "helpers" / "kill_at_step.py"
 RECYCLING = [
     "--model.init_args.method.init_args.error_recycling", "lvg.methods.ErrorRecycling",
     "--model.init_args.method.init_args.error_recycling.init_args.bank_size", "3",
@@ -130,10 +127,8 @@ def fit(root, kill=None, resume=False):
             "--trainer.default_root_dir", str(root), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
             "--trainer.logger.init_args.save_dir", str(root)]  # fmt: skip
     args += ["--ckpt_path", "last"] if resume else []
-    prefix = [sys.executable, str(KILLER), "SIGKILL", str(kill)] if kill else [sys.executable, "-m", "lvg.cli"]
-    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
     root.mkdir(exist_ok=True)
-    return subprocess.run([*prefix, *args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    return lvg_process(root, args, ("SIGKILL", kill) if kill else None)
 
 
 def test_a_killed_error_recycling_run_resumes_exactly_with_its_bank(tmp_path):
