@@ -54,8 +54,10 @@ class LvgTrainer(Trainer):
                 its share (job i where i % world == rank) and skips jobs already done.
             shard: this process's share of `jobs` as RANK/WORLD (default: from torchrun / srun, else 0/1).
         """
+        from lvg.allocator import fix_mmap_threshold
         from lvg.generate import write_long_video
 
+        fix_mmap_threshold()  # peak memory flat in the clip count (lvg.allocator)
         options = GenerationOptions(**options)
         if ckpt_path is not None:
             load_weights(model, ckpt_path)

@@ -1,0 +1,33 @@
+"""A fixed glibc mmap threshold for `lvg generate`, so that peak memory stays flat as a video grows.
+
+glibc raises its mmap threshold each time a large block is freed (up to 32 MB on 64-bit), after which such blocks
+come from the heap instead of their own mappings. A long generation frees and reallocates the same activation-sized
+tensors clip after clip (k-step search's batched candidate previews most of all); on the heap their freed blocks
+fragment, and the peak of a 100-clip run caught transients up to 1.07x a 10-clip run's
+(benchmarks/generate_memory.py). With the threshold fixed (which also switches the dynamic raise off), blocks of
+that size are mapped and unmapped whole and the ratio is about 1.01. A process-wide setting: the command makes it,
+the library (`lvg.generate` in a notebook) leaves its host's allocator alone. Where glibc is not the C library the
+call is not made.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+GENERATION_MMAP_THRESHOLD = 128 * 1024  # bytes: glibc's own starting value, held fixed
+
+
+def fix_mmap_threshold(threshold: int = GENERATION_MMAP_THRESHOLD) -> bool:
+    """Hold glibc's mmap threshold at `threshold` bytes for this process; False where it cannot be set."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        gnu_version = libc.gnu_get_libc_version  # glibc only (musl's mallopt does nothing)
+    except (OSError, AttributeError):
+        return False
+    del gnu_version
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, int(threshold)))
