@@ -41,11 +41,16 @@ def _av_frames(path: str, last: int | None):
 
 
 def _av_probe(path: str) -> tuple[int, float]:
+    """PyAV's reading of the header (frame count and rate) with the first frame decoded; a file whose index gives no
+    frame count is counted by decoding it whole. A corrupt body past the first frame is found at read time, as
+    decord's probe leaves it (decord's threaded decoder can meet it early, which is when this runs)."""
     import av
 
     with av.open(path) as container:
-        rate = container.streams.video[0].average_rate
-    num_frames = sum(1 for _ in _av_frames(path, None))
+        stream = container.streams.video[0]
+        rate, counted = stream.average_rate, int(stream.frames or 0)
+        next(container.decode(video=0))  # StopIteration (nothing decodable) is an error, as in decord's probe
+    num_frames = counted or sum(1 for _ in _av_frames(path, None))
     return num_frames, float(rate) if rate else float("nan")
 
 

@@ -183,12 +183,7 @@ def test_a_video_whose_body_is_corrupt_is_replaced_at_read_time_counted_and_repo
     reports how many were replaced (the run goes on)."""
     from lvg.callbacks.data_report import UnreadableVideoReport
 
-    broken = write_noise_video(folder / "broken.mp4", frames=48)
-    data_bytes = bytearray(broken.read_bytes())
-    start, end = data_bytes.find(b"mdat"), data_bytes.find(b"moov")  # the frames, then the index (header) after
-    a, b = start + int((end - start) * 0.7), start + int((end - start) * 0.97)
-    data_bytes[a:b] = np.random.default_rng(0).integers(0, 256, b - a, dtype=np.uint8).tobytes()
-    broken.write_bytes(bytes(data_bytes))  # header and first frames intact, the last frames garbage
+    broken = corrupt_body(write_noise_video(folder / "broken.mp4", frames=48))
     dm = data(folder, tmp_path, rows("ab") + rows(["broken"]), val_fraction=0, batch_size=1)
     dm.setup()
     assert "broken.mp4" in {Path(v.path).name for v, _ in dm.train_dataset.items}  # the probe let it through
@@ -204,6 +199,26 @@ def test_a_video_whose_body_is_corrupt_is_replaced_at_read_time_counted_and_repo
     (line,) = capsys.readouterr().err.strip().splitlines()
     failed = sum(len(s["unreadable"]) for s in samples)
     assert line.startswith(f"lvg: warning: epoch 0: {failed} windows of 1 videos could not be decoded and were")
+
+
+def corrupt_body(video):
+    """The same file with the last ~30% of its frame data garbage; the header and first frames intact."""
+    data_bytes = bytearray(video.read_bytes())
+    start, end = data_bytes.find(b"mdat"), data_bytes.find(b"moov")  # the frames, then the index (header) after
+    a, b = start + int((end - start) * 0.7), start + int((end - start) * 0.97)
+    data_bytes[a:b] = np.random.default_rng(0).integers(0, 256, b - a, dtype=np.uint8).tobytes()
+    video.write_bytes(bytes(data_bytes))
+    return video
+
+
+def test_a_corrupt_body_passes_pyav_probe_when_decord_probe_fails(tmp_path, monkeypatch):
+    """decord's threaded decoder can meet a corrupt body before it returns frame 0 (seen under load); PyAV's probe
+    then reads the header and first frame only, so the file's verdict does not depend on thread timing."""
+    import lvg.data.frames as frames
+
+    video = corrupt_body(write_noise_video(tmp_path / "broken.mp4", frames=48))
+    monkeypatch.setattr(frames, "_decord_probe", lambda path: (_ for _ in ()).throw(RuntimeError("threaded decoder")))
+    assert frames.probe(str(video))[0] == 48
 
 
 def write_noise_video(path, frames: int, height: int = 40, width: int = 56):
