@@ -183,7 +183,7 @@ def test_a_video_whose_body_is_corrupt_is_replaced_at_read_time_counted_and_repo
     reports how many were replaced (the run goes on)."""
     from lvg.callbacks.data_report import UnreadableVideoReport
 
-    broken = corrupt_body(write_noise_video(folder / "broken.mp4", frames=48))
+    corrupt_body(write_noise_video(folder / "broken.mp4", frames=48))
     dm = data(folder, tmp_path, rows("ab") + rows(["broken"]), val_fraction=0, batch_size=1)
     dm.setup()
     assert "broken.mp4" in {Path(v.path).name for v, _ in dm.train_dataset.items}  # the probe let it through
