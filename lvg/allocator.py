@@ -4,8 +4,10 @@ glibc raises its mmap threshold each time a large block is freed (up to 32 MB on
 come from the heap instead of their own mappings. A long generation frees and reallocates the same activation-sized
 tensors clip after clip (k-step search's batched candidate previews most of all); on the heap their freed blocks
 fragment, and the peak of a 100-clip run caught transients up to 1.07x a 10-clip run's
-(benchmarks/generate_memory.py). With the threshold fixed (which also switches the dynamic raise off), blocks of
-that size are mapped and unmapped whole and the ratio is about 1.01. A process-wide setting: the command makes it,
+(benchmarks/generate_memory.py). With the threshold fixed at 4 MB (which also switches the dynamic raise off) the
+larger blocks are mapped and unmapped whole and the ratio is 1.017; the trim threshold is raised with it, so the
+heap's top is kept. 128 KB (glibc's starting value) gave 1.013 but cost about 40% of the time, faulting in every
+activation; 4 MB costs about 7% (figures in benchmarks/README.md). A process-wide setting: the command makes it,
 the library (`lvg.generate` in a notebook) leaves its host's allocator alone. Where glibc is not the C library the
 call is not made.
 """
@@ -16,12 +18,14 @@ import ctypes
 import ctypes.util
 import sys
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
-GENERATION_MMAP_THRESHOLD = 128 * 1024  # bytes: glibc's own starting value, held fixed
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers (malloc.h)
+GENERATION_MMAP_THRESHOLD = 4 << 20  # bytes, held fixed
+GENERATION_TRIM_THRESHOLD = 256 << 20  # bytes: the heap's top is not handed back and faulted in again at every step
 
 
-def fix_mmap_threshold(threshold: int = GENERATION_MMAP_THRESHOLD) -> bool:
-    """Hold glibc's mmap threshold at `threshold` bytes for this process; False where it cannot be set."""
+def fix_mmap_threshold(threshold: int = GENERATION_MMAP_THRESHOLD, trim: int = GENERATION_TRIM_THRESHOLD) -> bool:
+    """Hold glibc's mmap threshold at `threshold` bytes (and its trim threshold at `trim`) for this process; False
+    where they cannot be set."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -30,4 +34,4 @@ def fix_mmap_threshold(threshold: int = GENERATION_MMAP_THRESHOLD) -> bool:
     except (OSError, AttributeError):
         return False
     del gnu_version
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, int(threshold)))
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, int(threshold))) and bool(libc.mallopt(M_TRIM_THRESHOLD, int(trim)))

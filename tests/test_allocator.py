@@ -20,10 +20,10 @@ libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
 if sys.argv[1] == "fixed":
     assert fix_mmap_threshold()
-libc.free(libc.malloc(8 << 20))  # a large mapped block freed: glibc's dynamic threshold rises to 8 MB
+libc.free(libc.malloc(16 << 20))  # a large mapped block freed: glibc's dynamic threshold rises to 16 MB
 before = libc.mallinfo2().hblks
-block = libc.malloc(1 << 20)
-print(libc.mallinfo2().hblks - before)  # 1: the 1 MB block has its own mapping; 0: it came from the heap
+block = libc.malloc(8 << 20)
+print(libc.mallinfo2().hblks - before)  # 1: the 8 MB block has its own mapping; 0: it came from the heap
 """
 
 
