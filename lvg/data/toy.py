@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from lvg.data.sampling import EpochSampler, ResumableTraining
-from lvg.data.toy_world import HELD_OUT_SEEDS, ToyWorld
+from lvg.data.toy_world import HELD_OUT_SEEDS, SPEED, ToyWorld
 from lvg.errors import require
 
 VALIDATION_SEED_OFFSET = 1_000_000_000
@@ -93,7 +93,7 @@ class ToyWorldData(ResumableTraining, L.LightningDataModule):
         min_sprites: int = 1,
         max_sprites: int = 2,
         radius: tuple[float, float] = (0.09, 0.14),
-        speed: int = 4,
+        speed: int = SPEED,
         background: str = "flat",
         long_video: bool = False,
         num_clips: int = 4,

@@ -5,11 +5,13 @@ whose prompts change at every clip boundary (a sprite turns, or a new sprite ent
 training clip shaped like such a boundary. Frames are float RGB in [0, 1], shape [F, 3, H, W]; the ground truth
 (positions, colours, sizes, shapes, background) comes with them.
 
-Motion is on the pixel lattice (world v2): a sprite moves `speed` whole pixels per frame along each axis of one of
-the eight compass directions its caption names, and bounces by reflection at the walls, so every frame is an exact
-translation of the sprite masks and the caption alone fixes the velocity. A small model can then learn to
-extrapolate the motion from two given frames (or one frame and the caption), which the v1 world's sub-pixel speeds
-with hard-edged rendering did not allow.
+Motion is on the pixel lattice: a sprite moves `speed` whole pixels per frame along each axis of one of the eight
+compass directions its caption names, and bounces by reflection at the walls, so every frame is an exact translation
+of the sprite masks and the caption alone fixes the velocity. World v3 moves one pixel per frame (`SPEED`): a clip's
+motion stays within a patch or two of a transformer's 4x4 patches and a sprite crosses the frame in about 24 frames
+between bounces, so a small model can learn to extrapolate it from two given frames (or one frame and the caption).
+World v2 moved four pixels per frame (a whole patch, bouncing every 4-6 frames), which a CPU-sized model did not
+learn; the v1 world's sub-pixel speeds with hard-edged rendering did not allow it either.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ SHAPES = ("circle", "square", "triangle", "diamond")
 BACKGROUNDS = ("gradient", "flat", "textured")
 DIRECTIONS = ("right", "down right", "down", "down left", "left", "up left", "up", "up right")
 STEPS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))  # unit (dx, dy) per direction
+SPEED = 1  # pixels per frame along each moving axis (world v3; see the module docstring)
 HELD_OUT_SEEDS = range(900_000, 1_000_000)  # evaluation worlds (toy quality, notebooks, benchmarks); never trained on
 
 
@@ -102,7 +105,7 @@ class ToyWorld:
         min_sprites: int = 1,
         max_sprites: int = 2,
         radius: tuple[float, float] = (0.09, 0.14),
-        speed: int = 4,
+        speed: int = SPEED,
         background: str = "flat",
     ) -> None:
         require(resolution >= 8, f"toy world resolution {resolution} is too small: use at least 8 pixels")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from lvg.data import ToyWorld, ToyWorldData
-from lvg.data.toy_world import PALETTE
+from lvg.data.toy_world import HELD_OUT_SEEDS, PALETTE, SPEED
 from lvg.errors import LvgError
 
 
@@ -134,3 +134,20 @@ def test_datamodule_long_video_mode():
     batch = next(iter(dm.train_dataloader()))
     assert batch["clips"].shape == (2, 3, 3, 4, 16, 16)
     assert len(batch["prompts"]) == 2 and len(batch["prompts"][0]) == 3
+
+
+def test_the_default_world_moves_one_pixel_per_frame_and_bounces_seldom():
+    """World v3's motion (SPEED = 1): a step of 0 or 1 pixel per axis per frame, and between bounces a moving sprite
+    travels far (at speed 4, world v2, it bounced every 4-6 frames)."""
+    runs = []
+    for seed in list(HELD_OUT_SEEDS)[:20]:
+        world = ToyWorld(seed)
+        assert world.speed == SPEED == 1
+        pos = world.video(64).truth.positions  # [F, K, 2]
+        steps = np.diff(pos, axis=0)
+        assert set(np.unique(np.abs(steps[~np.isnan(steps)]))) <= {0.0, 1.0}
+        for k in range(pos.shape[1]):
+            for axis in range(2):
+                turns = np.flatnonzero(steps[1:, k, axis] * steps[:-1, k, axis] < 0)  # a bounce: the step flips
+                runs += list(np.diff(turns))
+    assert runs and np.mean(runs) >= 16  # frames between bounces on one axis
