@@ -30,8 +30,8 @@ def fix_mmap_threshold(threshold: int = GENERATION_MMAP_THRESHOLD, trim: int = G
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        gnu_version = libc.gnu_get_libc_version  # glibc only (musl's mallopt does nothing)
-    except (OSError, AttributeError):
+    except OSError:
         return False
-    del gnu_version
+    if not hasattr(libc, "gnu_get_libc_version"):  # glibc only (musl's mallopt does nothing)
+        return False
     return bool(libc.mallopt(M_MMAP_THRESHOLD, int(threshold))) and bool(libc.mallopt(M_TRIM_THRESHOLD, int(trim)))
