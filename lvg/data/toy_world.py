@@ -138,7 +138,7 @@ class ToyWorld:
 
     def bounds(self, radius: float) -> tuple[int, int]:
         """The lowest and highest centre a sprite may take: it stays whole inside the frame, on the lattice of
-        `speed` pixels (so a lattice of 4 keeps every sprite aligned with a transformer's 4x4 patches)."""
+        `speed` pixels (world v2's lattice of 4 kept every sprite aligned with 4x4 patches; v3's speed 1 does not)."""
         lo = self.speed * math.ceil(math.ceil(radius) / self.speed)
         return lo, self.resolution - lo
 
