@@ -40,6 +40,10 @@ class Extension(ClipByClip):
         timestep_sampling: `uniform` t ~ U(0, 1) or `logit_normal` (SD3), one t per clip.
         logit_normal: (mean, std) of the logit-normal times; a positive mean favours high noise (t = 1 is noise here,
             so SD3's and JiT's means change sign).
+        uniform_time_share: with `logit_normal`, the share of samples whose t is drawn uniformly instead. A
+            logit-normal with a high mean almost never trains the lowest times (for (0.8, 0.8), t < 0.15 in 0.07% of
+            samples), where the sampler's last steps ask the model anyway; SD3 (§3.1) gives heavy-tailed variants
+            of its time densities for that reason. The mixture is an lvg option; 0 (default) is pure logit-normal.
         loss_on_condition: also train on the given frames (off: the loss covers frames to generate only).
         condition_fill: what the condition latents hold at frames to generate: `zeros` (§3.3: the condition is
             "padded with zero-filled frames") or `nearest` (each such frame holds the nearest given frame, as SVD
@@ -78,6 +82,7 @@ class Extension(ClipByClip):
         ar_step: int = 0,
         causal_block_size: int = 1,
         error_recycling: ErrorRecycling | None = None,
+        uniform_time_share: float = 0.0,
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -86,6 +91,12 @@ class Extension(ClipByClip):
         )
         require(timestep_sampling in ("uniform", "logit_normal"), f"unknown timestep_sampling {timestep_sampling!r}")
         require(logit_normal[1] > 0, f"logit_normal std must be positive, got {logit_normal[1]}")
+        require(0 <= uniform_time_share <= 1, f"uniform_time_share must be in [0, 1], got {uniform_time_share}")
+        require(
+            uniform_time_share == 0 or timestep_sampling == "logit_normal",
+            f"uniform_time_share mixes uniform times into logit_normal ones; with timestep_sampling "
+            f"{timestep_sampling!r} every time is uniform already: set uniform_time_share 0 or use logit_normal",
+        )
         require(
             condition_fill in ("zeros", "nearest"),
             f"condition_fill must be 'zeros' or 'nearest', not {condition_fill!r}",
@@ -111,6 +122,7 @@ class Extension(ClipByClip):
         self.loss_on_condition = loss_on_condition
         self.condition_fill = condition_fill
         self.logit_normal = tuple(float(v) for v in logit_normal)
+        self.uniform_time_share = float(uniform_time_share)
         self.condition_guidance = float(condition_guidance)
         self.guidance_rescale = float(guidance_rescale)
         self.guidance_min_t = float(guidance_min_t)
@@ -211,6 +223,9 @@ class Extension(ClipByClip):
             t = torch.rand(b, generator=generator)
         else:
             t = logit_normal_t(b, generator, *self.logit_normal)
+            if self.uniform_time_share > 0:  # drawn only then, so configs without it keep their random stream
+                pick = torch.rand(b, generator=generator) < self.uniform_time_share
+                t = torch.where(pick, torch.rand(b, generator=generator), t)
         t_rows = uniform_rows(t, b, f).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device)
         x_t, target, t_rows = noised_and_target(backbone, x0, noise, t_rows)

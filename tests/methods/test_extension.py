@@ -177,3 +177,43 @@ def test_logit_normal_mean_moves_the_training_times(tiny_module, monkeypatch, me
     assert low < t.mean().item() < high  # t = 1 is noise: a positive mean trains mostly at high noise
     with pytest.raises(LvgError):
         Extension(logit_normal=(0.0, 0.0))
+
+
+def _training_times(module, monkeypatch, method: Extension, steps: int = 16) -> torch.Tensor:
+    import lvg.methods.extension as extension
+
+    seen = []
+    real = extension.noised_and_target
+    monkeypatch.setattr(
+        extension, "noised_and_target", lambda bb, x0, n, t: seen.append(t[:, 0]) or real(bb, x0, n, t)
+    )
+    for step in range(steps):
+        method.loss(module.backbone, _batch(), torch.Generator().manual_seed(step))
+    return torch.cat(seen)
+
+
+def test_uniform_time_share_reaches_the_low_times_a_high_logit_normal_mean_skips(tiny_module, monkeypatch):
+    pure = _training_times(
+        tiny_module, monkeypatch, Extension(timestep_sampling="logit_normal", logit_normal=(2.0, 0.5))
+    )
+    mixed = Extension(timestep_sampling="logit_normal", logit_normal=(2.0, 0.5), uniform_time_share=0.5)
+    mixed_t = _training_times(tiny_module, monkeypatch, mixed)
+    assert (pure < 0.5).sum() == 0  # sigmoid(2 - 3 * 0.5) = 0.62: the pure density never goes this low
+    assert (mixed_t < 0.5).float().mean() > 0.1  # half the samples uniform: about a quarter below 0.5
+    assert (mixed_t > 0.8).float().mean() > 0.3  # the other half still logit-normal
+
+
+def test_uniform_time_share_zero_keeps_the_random_stream(tiny_module, monkeypatch):
+    plain = Extension(timestep_sampling="logit_normal", logit_normal=(0.8, 0.8))
+    zero = Extension(timestep_sampling="logit_normal", logit_normal=(0.8, 0.8), uniform_time_share=0.0)
+    gen = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    a = plain.loss(tiny_module.backbone, _batch(), gen())["loss"]
+    b = zero.loss(tiny_module.backbone, _batch(), gen())["loss"]
+    assert torch.equal(a, b)  # configs without the option train exactly as before it existed
+
+
+def test_uniform_time_share_refuses_what_it_cannot_mean():
+    with pytest.raises(LvgError, match="every time is uniform already"):
+        Extension(timestep_sampling="uniform", uniform_time_share=0.2)
+    with pytest.raises(LvgError, match="uniform_time_share must be in"):
+        Extension(timestep_sampling="logit_normal", uniform_time_share=1.5)
