@@ -41,17 +41,27 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def build_module(config: str, checkpoint: str, steps: int | None = None, shift: float | None = None):
+    """The toy module sampled as `config` samples (its method and SchedulerSampler settings; `steps` and `shift`
+    override the sampler's when given) on `checkpoint`."""
+    parts = yaml.safe_load(Path(config).read_text())["model"]["init_args"]
+    method_args = parts["method"].get("init_args", {})
+    sampler_args = dict(parts["sampler"].get("init_args", {}))  # the toy configs' sampler is a SchedulerSampler
+    sampler_args.update({k: v for k, v in (("num_steps", steps), ("shift", shift)) if v is not None})
+    return LongVideoModule(Toy(path=checkpoint), Extension(**method_args), SchedulerSampler(**sampler_args))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default="checkpoints/toy")
     p.add_argument("--seeds", type=int, default=16)
     p.add_argument("--clips", type=int, default=12)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--config", default="configs/toy/generate.yaml", help="method settings are read from here")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the config's)")
+    p.add_argument("--shift", type=float, default=None, help="the scheduler's time shift (default: the config's)")
+    p.add_argument("--config", default="configs/toy/generate.yaml", help="method and sampler settings come from here")
     p.add_argument("--out", default="checkpoints/toy/quality.json")
     args = p.parse_args()
-    method_args = yaml.safe_load(open(args.config))["model"]["init_args"]["method"].get("init_args", {})
-    module = LongVideoModule(Toy(path=args.checkpoint), Extension(**method_args), SchedulerSampler(args.steps))
+    module = build_module(args.config, args.checkpoint, args.steps, args.shift)
     result = evaluate_toy_drift(module, num_seeds=args.seeds, num_clips=args.clips)
     out = Path(args.out)
     out.write_text(json.dumps(result, indent=1))
