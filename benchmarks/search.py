@@ -147,15 +147,19 @@ def bench_scorer(steps: int, k: int, m: int, worlds: int) -> list[dict]:
 
 
 @torch.no_grad()
-def bench_drift(steps: int, k: int, m: int, seeds: int, clips: int) -> tuple[list[dict], dict]:
-    """Naive vs k-step over `clips` chunks on `seeds` held-out worlds: per-chunk means and paired differences."""
+def bench_drift(steps: int, k: int, m: int, seeds: int, clips: int, noise_seeds: int = 1) -> tuple[list[dict], dict]:
+    """Naive vs k-step over `clips` chunks on `seeds` held-out worlds x `noise_seeds` noise seeds: per-chunk means and
+    differences paired over (world, noise seed)."""
     from lvg.evaluation.toy_quality import evaluate_toy_drift
 
-    naive = evaluate_toy_drift(toy_module(steps, None), num_seeds=seeds, num_clips=clips)
-    kstep = evaluate_toy_drift(toy_module(steps, {"candidates": m, "k": k}), num_seeds=seeds, num_clips=clips)
-    a, b = torch.tensor(naive["per_seed"]["mass"]), torch.tensor(kstep["per_seed"]["mass"])
+    def runs(search):
+        module = toy_module(steps, search)
+        results = [evaluate_toy_drift(module, num_seeds=seeds, num_clips=clips, seed=n) for n in range(noise_seeds)]
+        return torch.cat([torch.tensor(r["per_seed"]["mass"]) for r in results]), results[0]
+
+    (a, naive), (b, _) = runs(None), runs({"candidates": m, "k": k})
     diff = b - a
-    se = diff.std(0) / math.sqrt(seeds)
+    se = diff.std(0) / math.sqrt(len(diff))
     curves = {
         "naive_mass": a.mean(0).tolist(),
         "kstep_mass": b.mean(0).tolist(),
@@ -163,7 +167,7 @@ def bench_drift(steps: int, k: int, m: int, seeds: int, clips: int) -> tuple[lis
         "standard_error": se.tolist(),
         "true_mass": naive["curves"]["true_mass"],
     }
-    note = f"{seeds} worlds, {clips} chunks, m={m}, k={k}, s={steps}; paired over worlds"
+    note = f"{seeds} worlds x {noise_seeds} noise seeds, {clips} chunks, m={m}, k={k}, s={steps}; paired"
     records = [
         record("search/drift_mass_last_chunk_naive", a[:, -1].mean().item(), "mass kept", False, note),
         record("search/drift_mass_last_chunk_kstep", b[:, -1].mean().item(), "mass kept", False, note),
@@ -190,7 +194,13 @@ def record(name: str, value: float, unit: str, lower_is_better: bool, notes: str
 
 
 def measure(
-    quick: bool, only: list[str], worlds: int = 16, seeds: int = 16, clips: int = 12, threads: int = 2
+    quick: bool,
+    only: list[str],
+    worlds: int = 16,
+    seeds: int = 16,
+    clips: int = 12,
+    threads: int = 2,
+    noise_seeds: int = 1,
 ) -> tuple[list, dict]:
     """The chosen parts' records, and the drift curves (when drift ran). Quick: s = 20, k = 4, m = 4, 3 worlds."""
     torch.set_num_threads(threads)
@@ -201,7 +211,9 @@ def measure(
     if "scorer" in only:
         records += bench_scorer(s, k, 8, worlds=3 if quick else worlds)
     if "drift" in only:
-        drift, extra["drift_curves"] = bench_drift(s, k, m, seeds=3 if quick else seeds, clips=3 if quick else clips)
+        drift, extra["drift_curves"] = bench_drift(
+            s, k, m, seeds=3 if quick else seeds, clips=3 if quick else clips, noise_seeds=noise_seeds
+        )
         records += drift
     if "memory" in only:
         few, many = (2, 6) if quick else (5, 50)
@@ -230,10 +242,13 @@ def main() -> None:
     p.add_argument("--worlds", type=int, default=16, help="held-out worlds for the scorer's rank correlation")
     p.add_argument("--seeds", type=int, default=16, help="held-out worlds for the drift comparison")
     p.add_argument("--clips", type=int, default=12, help="chunks per world for the drift comparison")
+    p.add_argument("--noise_seeds", type=int, default=1, help="noise seeds per world for the drift comparison")
     p.add_argument("--threads", type=int, default=2, help="torch threads (1 when two parts run side by side)")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "search_report.json"))
     args = p.parse_args()
-    records, extra = measure(args.quick, args.only, args.worlds, args.seeds, args.clips, args.threads)
+    records, extra = measure(
+        args.quick, args.only, args.worlds, args.seeds, args.clips, args.threads, args.noise_seeds
+    )
     where = {"machine": machine(), "commit": commit()}
     records = [{**r, **where} for r in records]
     Path(args.out).write_text(json.dumps({"records": records, **extra}, indent=1))
