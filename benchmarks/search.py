@@ -8,8 +8,8 @@ python benchmarks/search.py [--quick] [--out benchmarks/search_report.json]
   (s + m k) / s = 2.6;
 - scorer: Spearman rank correlation, over candidates, between a candidate's preview score and the ground-truth
   quality of its full run (sprite-colour mass kept in the chunk's last frame), averaged over held-out worlds;
-- drift: naive vs k-step over 12 chunks on 16 held-out worlds, paired; per-chunk means of the sprite mass kept and
-  the paired difference with its standard error;
+- drift: naive vs k-step over 12 chunks on 16 held-out worlds (x `--noise_seeds` noise seeds), paired; per-chunk
+  means of the sprite mass kept and the paired difference with its standard error;
 - memory: peak RSS of a fresh process generating 5 vs 50 chunks with the search (flat: ratio <= 1.05).
 Not a test: the numbers depend on the machine; the report names it.
 """
