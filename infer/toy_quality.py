@@ -9,13 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-import yaml
-
-from lvg.backbones import Toy
 from lvg.evaluation.toy_quality import evaluate_toy_drift
-from lvg.methods import Extension
-from lvg.module import LongVideoModule
-from lvg.sampling import SchedulerSampler
+from lvg.module_config import module_from_config
 
 
 def plot(result: dict, path: Path) -> None:
@@ -42,13 +37,10 @@ def plot(result: dict, path: Path) -> None:
 
 
 def build_module(config: str, checkpoint: str, steps: int | None = None, shift: float | None = None):
-    """The toy module sampled as `config` samples (its method and SchedulerSampler settings; `steps` and `shift`
-    override the sampler's when given) on `checkpoint`."""
-    parts = yaml.safe_load(Path(config).read_text())["model"]["init_args"]
-    method_args = parts["method"].get("init_args", {})
-    sampler_args = dict(parts["sampler"].get("init_args", {}))  # the toy configs' sampler is a SchedulerSampler
-    sampler_args.update({k: v for k, v in (("num_steps", steps), ("shift", shift)) if v is not None})
-    return LongVideoModule(Toy(path=checkpoint), Extension(**method_args), SchedulerSampler(**sampler_args))
+    """`config`'s module on `checkpoint`, sampled as the config samples; `steps` and `shift` override its sampler's
+    when given."""
+    overrides = {k: v for k, v in (("num_steps", steps), ("shift", shift)) if v is not None}
+    return module_from_config(config, checkpoint, overrides)
 
 
 def main() -> None:

@@ -24,26 +24,13 @@ import argparse
 import json
 from pathlib import Path
 
-import yaml
-from jsonargparse import ArgumentParser
-
 from lvg.evaluation.toy_quality import HELD_OUT_SEED_BASE, evaluate_toy_drift
-from lvg.module import LongVideoModule
+from lvg.module_config import module_from_config as build_module  # the config's module, as `lvg generate` builds it
 from lvg.sampling import TRFlowSampler
 from lvg.video import write_json_atomic
 
 DEFAULT_CONFIGS = ["extension=configs/toy/generate.yaml"]
 DEFAULT_INTERVALS = ["0,1", "0,0.7", "0.3,0.7", "0.3,1"]
-
-
-def build_module(config: str, checkpoint: str | None) -> LongVideoModule:
-    """The config's LongVideoModule, built from its `model` block as `lvg generate` builds it."""
-    model = yaml.safe_load(Path(config).read_text())["model"]
-    if checkpoint is not None:
-        model["init_args"]["backbone"].setdefault("init_args", {})["path"] = checkpoint
-    parser = ArgumentParser()
-    parser.add_subclass_arguments(LongVideoModule, "model")
-    return parser.instantiate(parser.parse_object({"model": model})).model
 
 
 def parse_interval(text: str) -> tuple[float, float]:

@@ -39,18 +39,10 @@ def test_the_committed_checkpoint_keeps_the_sprites_of_held_out_worlds_in_its_fi
     """The README's default model, sampled as configs/toy/generate.yaml samples it, on 2 held-out worlds: an export
     check (a broken or wrong export keeps about nothing). The two are worlds 12 and 13 of the 16 in the committed
     quality.json, which it keeps whole; world 0 is one of its weak ones (0.70), which the README's table counts."""
-    import yaml
     from tests_paths import REPO
 
-    from lvg import LongVideoModule
-    from lvg.backbones import Toy
-    from lvg.methods import Extension
-    from lvg.sampling import SchedulerSampler
+    from lvg.module_config import module_from_config
 
-    parts = yaml.safe_load((REPO / "configs/toy/generate.yaml").read_text())["model"]["init_args"]
-    method = Extension(**parts["method"].get("init_args", {}))
-    module = LongVideoModule(
-        Toy(path=str(REPO / "checkpoints/toy")), method, SchedulerSampler(**parts["sampler"]["init_args"])
-    )
+    module = module_from_config(REPO / "configs/toy/generate.yaml", str(REPO / "checkpoints/toy"))
     result = evaluate_toy_drift(module, num_seeds=2, num_clips=1, first_seed=HELD_OUT_SEEDS.start + 12)
     assert min(result["first_clip_mass_kept_per_seed"]) >= 0.8, result["first_clip_mass_kept_per_seed"]
