@@ -48,6 +48,7 @@ NOISE_INITS = {
 }
 SAMPLERS = {
     "SchedulerSampler": lambda: SchedulerSampler(4),
+    "SchedulerSampler(stochastic)": lambda: SchedulerSampler(4, stochastic=True),
     "EulerSampler": lambda: EulerSampler(4),
     "TRFlowSampler": lambda: TRFlowSampler(4, 0.3, 0.7),
 }
@@ -126,6 +127,10 @@ def test_every_combination_generates_or_is_refused_at_build(table):
     assert "frame offset" in table[("CogVideoX", "CausalKV", "GaussianNoise", "SchedulerSampler")]
     assert table[("Wan", "Progressive", "GaussianNoise", "SchedulerSampler")] == "runs"  # its scheduler is Euler
     assert "rectified-flow" in table[("CogVideoX", "Progressive", "GaussianNoise", "EulerSampler")]
+    stochastic = "SchedulerSampler(stochastic)"
+    assert table[("Toy", "ChunkwiseI2V", "KStepSearch", stochastic)] == "runs"  # previews stop and continue a run
+    assert "re-noises whole clips" in table[("Toy", "Progressive", "GaussianNoise", stochastic)]
+    assert "flow-match Euler step" in table[("Svd", "Extension", "GaussianNoise", stochastic)]
 
 
 def test_the_readme_table_is_the_enumeration(table):

@@ -109,10 +109,29 @@ def checked_stop(state: SamplingState, stop: int | None) -> int:
 class SchedulerSampler:
     """The diffusers scheduler loop: set_timesteps(num_steps), then model call + `scheduler.step` per timestep."""
 
-    def __init__(self, num_steps: int = 20, shift: float | None = None) -> None:
+    def __init__(self, num_steps: int = 20, shift: float | None = None, stochastic: bool = False) -> None:
+        """`shift`: the flow scheduler's time shift (None: the checkpoint's). `stochastic`: diffusers' stochastic
+        flow-match Euler step (`FlowMatchEulerDiscreteScheduler(stochastic_sampling=True)`, from LTX-Video
+        0.9.6-distilled's sampler): each step re-noises the model's clean estimate to the next time with fresh noise,
+        x_t' = (1 - t') x0 + t' eps, instead of the deterministic Euler step x + (t' - t) v, so the model is always
+        asked at inputs noised as in training. Flow-match Euler schedulers only, whole-clip walks only."""
         require(num_steps >= 1, f"num_steps must be at least 1, got {num_steps}")
         self.num_steps = num_steps
         self.shift = shift
+        self.stochastic = bool(stochastic)
+
+    def make_scheduler(self, backbone: Backbone):
+        """A fresh scheduler of the backbone's checkpoint at this sampler's shift (stochastic where asked)."""
+        scheduler = backbone.make_scheduler(self.shift)
+        if not self.stochastic:
+            return scheduler
+        require(
+            isinstance(scheduler, FlowMatchEulerDiscreteScheduler),
+            f"stochastic sampling is a flow-match Euler step, and the {type(backbone).__name__} checkpoint's scheduler "
+            f"is {type(getattr(scheduler, 'scheduler', scheduler)).__name__}: set stochastic false or use a "
+            "flow-match Euler checkpoint",
+        )
+        return FlowMatchEulerDiscreteScheduler.from_config(scheduler.config, stochastic_sampling=True)
 
     def __call__(
         self,
@@ -125,7 +144,15 @@ class SchedulerSampler:
         return self.run(denoise, x, backbone, generator, callback).x
 
     def check(self, parts: Parts) -> None:
-        """Refuse a method whose frames sit at different times when this sampler cannot step them (module doc)."""
+        """Refuse a method whose frames sit at different times when this sampler cannot step them (module doc), and
+        stochastic steps where they cannot be taken."""
+        if self.stochastic:
+            self.make_scheduler(parts.backbone)
+            require(
+                parts.method.trajectory not in ("windowed", "asynchronous"),
+                f"stochastic sampling re-noises whole clips, and {parts.names(parts.method, self)} steps every frame "
+                "from its own level (deterministic per-frame Euler): set stochastic false",
+            )
         if parts.method.trajectory in ("windowed", "asynchronous"):
             require_flow(parts.backbone, parts.method, "per-frame levels are flow times; use a flow backbone")
             if not self.walks_per_frame(parts.backbone):
@@ -137,11 +164,13 @@ class SchedulerSampler:
 
     def walks_per_frame(self, backbone: Backbone) -> bool:
         """Whether this sampler can step frames at different times: flow-match Euler only."""
-        return isinstance(backbone.make_scheduler(self.shift), FlowMatchEulerDiscreteScheduler)
+        return not self.stochastic and isinstance(backbone.make_scheduler(self.shift), FlowMatchEulerDiscreteScheduler)
 
     def solver(self, backbone: Backbone) -> str:
         """The update this sampler steps with on `backbone`: `euler`, or the multistep scheduler's class name (a
         comparison across samplers is fair only between runs of one solver; `lvg evaluate` warns otherwise)."""
+        if self.stochastic:
+            return "stochastic euler"
         return "euler" if self.walks_per_frame(backbone) else type(backbone.make_scheduler(self.shift)).__name__
 
     def check_steps(self, backbone: Backbone, num_steps: int) -> None:
@@ -151,7 +180,7 @@ class SchedulerSampler:
     def schedule(self, backbone: Backbone, num_steps: int | None = None) -> torch.Tensor:
         """The times [n + 1] the model is called at, step by step, then 0 (the scheduler's timesteps over its
         num_train_timesteps, computed as the loop computes them, so a matrix built from it matches bit for bit)."""
-        scheduler = backbone.make_scheduler(self.shift)
+        scheduler = self.make_scheduler(backbone)
         scheduler.set_timesteps(num_steps or self.num_steps)
         scale = float(scheduler.config.num_train_timesteps)
         return torch.tensor([float(t) / scale for t in scheduler.timesteps] + [0.0], dtype=torch.float32)
@@ -174,6 +203,10 @@ class SchedulerSampler:
         if not per_frame and follows_schedule(times, self.schedule(backbone, steps)):
             return self.run(denoise, x, backbone, generator, callback, num_steps=steps, stop=stop, times=times)
         require(
+            not self.stochastic,
+            "stochastic sampling re-noises whole clips; this walk steps frames at different times: set stochastic false",
+        )
+        require(
             self.walks_per_frame(backbone),
             f"{type(self).__name__} cannot step frames at different times with this backbone's scheduler: use "
             "lvg.sampling.EulerSampler",
@@ -183,7 +216,7 @@ class SchedulerSampler:
 
     def start(self, x: torch.Tensor, backbone: Backbone, num_steps: int | None = None) -> SamplingState:
         """A fresh run from noise `x` (scaled by the scheduler's initial sigma) over `num_steps` (default: ours)."""
-        scheduler = backbone.make_scheduler(self.shift)
+        scheduler = self.make_scheduler(backbone)
         scheduler.set_timesteps(num_steps or self.num_steps, device=x.device)
         return SamplingState(x * getattr(scheduler, "init_noise_sigma", 1.0), scheduler, 0)
 
