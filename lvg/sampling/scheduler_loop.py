@@ -127,8 +127,8 @@ class SchedulerSampler:
             return scheduler
         require(
             isinstance(scheduler, FlowMatchEulerDiscreteScheduler),
-            f"stochastic sampling is a flow-match Euler step, and the {type(backbone).__name__} checkpoint's scheduler "
-            f"is {type(getattr(scheduler, 'scheduler', scheduler)).__name__}: set stochastic false or use a "
+            f"stochastic sampling is a flow-match Euler step, and the {type(backbone).__name__} checkpoint's "
+            f"scheduler is {type(getattr(scheduler, 'scheduler', scheduler)).__name__}: set stochastic false or use a "
             "flow-match Euler checkpoint",
         )
         return FlowMatchEulerDiscreteScheduler.from_config(scheduler.config, stochastic_sampling=True)
@@ -204,7 +204,8 @@ class SchedulerSampler:
             return self.run(denoise, x, backbone, generator, callback, num_steps=steps, stop=stop, times=times)
         require(
             not self.stochastic,
-            "stochastic sampling re-noises whole clips; this walk steps frames at different times: set stochastic false",
+            "stochastic sampling re-noises whole clips; this walk steps frames at different times: set stochastic "
+            "false",
         )
         require(
             self.walks_per_frame(backbone),
