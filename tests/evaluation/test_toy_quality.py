@@ -5,6 +5,7 @@ import torch
 from lvg.contracts import ClipResult
 from lvg.data.toy_world import HELD_OUT_SEEDS, true_long_video
 from lvg.evaluation.toy_quality import evaluate_toy_drift
+from lvg.seeding import CLIP_STRIDE, evaluation_seed
 
 
 class ReplayModule:
@@ -35,10 +36,41 @@ def test_the_true_video_scores_the_truth_and_a_frozen_guide_scores_the_still_ref
     assert frozen["first_clip_position_error"] == frozen["first_clip_still_position_error"]
 
 
+class NoiseSeedModule(ReplayModule):
+    """Replays the world its request's seed names (`lvg.seeding.evaluation_seed`), the truth under noise seed 0 and
+    the guide held still under noise seed 1, and records the seeds it was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[int] = []
+
+    def generate(self, request):
+        self.asked.append(request.seed)
+        noise_seed, world = divmod(request.seed, CLIP_STRIDE)
+        self.frozen = noise_seed == 1
+        yield from super().generate(SimpleNamespace(seed=world, prompts=request.prompts))
+
+
+def test_each_world_runs_once_per_noise_seed_and_the_curves_pool_the_runs():
+    module = NoiseSeedModule()
+    both = evaluate_toy_drift(module, num_seeds=2, num_clips=2, noise_seeds=2)
+    worlds = [HELD_OUT_SEEDS.start, HELD_OUT_SEEDS.start + 1]
+    assert module.asked == [evaluation_seed(n, w) for w in worlds for n in (0, 1)]
+    assert both["noise_seeds"] == [0, 1] and len(both["per_seed"]["mass"]) == 4
+    true = evaluate_toy_drift(ReplayModule(), num_seeds=2, num_clips=2)
+    frozen = evaluate_toy_drift(ReplayModule(frozen=True), num_seeds=2, num_clips=2)
+    assert both["per_seed"]["position"][0::2] == true["per_seed"]["position"]
+    assert both["per_seed"]["position"][1::2] == frozen["per_seed"]["position"]
+    pooled = (torch.tensor(true["curves"]["background"]) + torch.tensor(frozen["curves"]["background"])) / 2
+    assert torch.allclose(torch.tensor(both["curves"]["background"]), pooled)
+    assert max(frozen["curves"]["background"]) > 0.01  # the pooled curve differs from either
+
+
 def test_the_committed_checkpoint_keeps_the_sprites_of_held_out_worlds_in_its_first_clip():
     """The README's default model, sampled as configs/toy/generate.yaml samples it, on 2 held-out worlds: an export
     check (a broken or wrong export keeps about nothing). The two are worlds 12 and 13 of the 16 in the committed
-    quality.json, which it keeps whole; world 0 is one of its weak ones (0.70), which the README's table counts."""
+    quality.json, which it keeps whole under noise seed 0; world 0 is one of its weak ones (0.70), which the README's
+    table counts."""
     from tests_paths import REPO
 
     from lvg.module_config import module_from_config
