@@ -64,6 +64,13 @@ class Extension(ClipByClip):
         error_recycling: Stable Video Infinity's error-recycling finetuning (`lvg.methods.error_recycling`): the
             model's own banked errors added to the latents, noise and condition frames in training; None is off.
             Flow backbones only (the target is a velocity).
+        own_step_prob: the share of training samples whose input at time t is one Euler step of the model's own
+            (no gradient) from the true noised clip at a higher time t' = t + own_step_gap u (1 - t), u ~ U(0, 1),
+            x_t = x_t' + (t - t') v(x_t', t'), with the target still the true clean clip (v = (x_t - x0) / t): the
+            model learns to answer inputs as its sampler makes them, not only true noised frames (exposure bias,
+            Ning et al. 2023; README "The toy checkpoint" measures it). An lvg option; 0 (default) is off and keeps
+            every config's random stream. Flow backbones only.
+        own_step_gap: the largest step back towards noise, as a share of (1 - t).
     """
 
     def __init__(
@@ -83,6 +90,8 @@ class Extension(ClipByClip):
         causal_block_size: int = 1,
         error_recycling: ErrorRecycling | None = None,
         uniform_time_share: float = 0.0,
+        own_step_prob: float = 0.0,
+        own_step_gap: float = 0.25,
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -131,9 +140,17 @@ class Extension(ClipByClip):
         self.ar_step, self.causal_block_size = ar_step, causal_block_size
         self.trajectory = "asynchronous" if ar_step > 0 else "whole"
         self.error_recycling = error_recycling
+        require(0 <= own_step_prob <= 1, f"own_step_prob must be in [0, 1], got {own_step_prob}")
+        require(0 < own_step_gap <= 1, f"own_step_gap must be in (0, 1], got {own_step_gap}")
+        self.own_step_prob, self.own_step_gap = float(own_step_prob), float(own_step_gap)
 
     def check(self, parts: Parts) -> None:
         backbone = parts.backbone
+        require(
+            self.own_step_prob == 0 or backbone.prediction_type == "flow",
+            f"own_step_prob takes an Euler step of the flow: {type(backbone).__name__} predicts "
+            f"{backbone.prediction_type!r}; set own_step_prob 0",
+        )
         if self.error_recycling is not None:
             require(
                 backbone.prediction_type == "flow",
@@ -240,12 +257,33 @@ class Extension(ClipByClip):
         else:
             cond = self.guide_condition(backbone, batch, x0, generator)
             weight = torch.ones(b, f, device=device)
+        if self.own_step_prob > 0 and backbone.training:
+            x_t, target = self.own_step(backbone, x0, x_t, target, t, cond, generator)
         pred = backbone.predict(x_t, t_rows, cond)
         if recycling is not None:
             recycling.collect(pred, target, t, clean, generator)
         per_frame = (pred - target).pow(2).mean(dim=(1, 3, 4))  # [B, f]
         loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
         return {"loss": loss}
+
+    def own_step(self, backbone, x0, x_t, target, t, cond, generator):
+        """(x_t, target) with `own_step_prob` of the samples replaced by the model's own Euler step into t (class
+        doc); the rest as given. Training steps only: validation measures the plain objective."""
+        b, f = x0.shape[0], x0.shape[2]
+        pick = torch.rand(b, generator=generator) < self.own_step_prob
+        t_back = t + self.own_step_gap * torch.rand(b, generator=generator) * (1 - t)
+        noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+        if not bool(pick.any()):
+            return x_t, target
+        rows = uniform_rows(t_back, b, f).to(x0.device)
+        x_back = flow_match_xt(x0, noise, rows)
+        with torch.no_grad():
+            v_back = backbone.predict(x_back, rows, cond)
+        step = (t - t_back).to(x0.device)[:, None, None, None, None]
+        own = x_back + step * v_back
+        own_target = (own - x0) / t.clamp(min=1e-3).to(x0.device)[:, None, None, None, None]
+        keep = pick.to(x0.device)[:, None, None, None, None]
+        return torch.where(keep, own, x_t), torch.where(keep, own_target, target)
 
     def guide_condition(self, backbone, batch: dict, x0: torch.Tensor, generator: torch.Generator):
         """The backbone's own I2V conditioning on each clip's first frame, prompts dropped at the `none` rate."""

@@ -217,3 +217,58 @@ def test_uniform_time_share_refuses_what_it_cannot_mean():
         Extension(timestep_sampling="uniform", uniform_time_share=0.2)
     with pytest.raises(LvgError, match="uniform_time_share must be in"):
         Extension(timestep_sampling="logit_normal", uniform_time_share=1.5)
+
+
+def test_own_step_inputs_are_one_euler_step_of_the_model_and_targets_still_give_the_true_clip(tiny_module):
+    backbone = tiny_module.backbone
+    method = Extension(own_step_prob=1.0, own_step_gap=0.5)
+    torch.manual_seed(0)
+    x0 = torch.randn(2, 3, 4, 16, 16)
+    t = torch.tensor([0.2, 0.6])
+    x_t, target = x0 + 1, torch.zeros_like(x0)  # the plain pair, which every sample must leave
+    mask = torch.zeros(2, 4)
+    mask[:, :2] = 1
+    cond = backbone.conditioning(["a red circle moving right"] * 2, method.fill_condition(x0, mask), mask)
+    own, own_target = method.own_step(backbone, x0, x_t, target, t, cond, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    torch.rand(2, generator=g)  # the pick
+    t_back = t + 0.5 * torch.rand(2, generator=g) * (1 - t)
+    noise = torch.randn(x0.shape, generator=g)
+    rows = t_back[:, None].expand(2, 4)
+    x_back = (1 - rows[:, None, :, None, None]) * x0 + rows[:, None, :, None, None] * noise
+    with torch.no_grad():
+        v = backbone.predict(x_back, rows, cond)
+    torch.testing.assert_close(own, x_back + (t - t_back)[:, None, None, None, None] * v)
+    torch.testing.assert_close(own - t[:, None, None, None, None] * own_target, x0)  # x_t - t v is the true clip
+    assert (t_back > t).all() and (t_back <= t + 0.5 * (1 - t)).all()
+    assert (own - x_back).abs().mean() > 0  # the model's step moved it: not the true noised clip at t
+
+
+def test_own_step_trains_and_zero_keeps_the_random_stream(tiny_module):
+    gen = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    plain = Extension().loss(tiny_module.backbone, _batch(), gen())["loss"]
+    assert torch.equal(plain, Extension(own_step_prob=0.0).loss(tiny_module.backbone, _batch(), gen())["loss"])
+    was_training = tiny_module.backbone.training
+    tiny_module.backbone.train()
+    own = Extension(own_step_prob=1.0).loss(tiny_module.backbone, _batch(), gen())["loss"]
+    assert torch.isfinite(own) and not torch.equal(own, plain)
+    own.backward()
+    grads = [p.grad for p in tiny_module.backbone.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    tiny_module.backbone.zero_grad()
+    tiny_module.backbone.eval()
+    evaluated = Extension(own_step_prob=1.0).loss(tiny_module.backbone, _batch(), gen())["loss"]
+    tiny_module.backbone.train(was_training)
+    assert torch.equal(evaluated, plain)  # validation measures the plain objective
+
+
+def test_own_step_refuses_what_it_cannot_do():
+    from types import SimpleNamespace
+
+    with pytest.raises(LvgError, match="own_step_prob must be in"):
+        Extension(own_step_prob=1.5)
+    with pytest.raises(LvgError, match="own_step_gap must be in"):
+        Extension(own_step_gap=0.0)
+    parts = SimpleNamespace(backbone=SimpleNamespace(prediction_type="v", capabilities=frozenset()))
+    with pytest.raises(LvgError, match="Euler step of the flow"):
+        Extension(own_step_prob=0.5).check(parts)
