@@ -5,7 +5,6 @@ update them in the commit that says why. (Same hardware and versions: float sums
 import pytest
 import torch
 
-from lvg.backbones import Toy
 from lvg.sampling import EulerSampler, SchedulerSampler, TRFlowSampler
 
 GOLDEN = {  # sampler -> (sum, mean absolute value) of the result
@@ -16,14 +15,6 @@ GOLDEN = {  # sampler -> (sum, mean absolute value) of the result
 }
 SAMPLERS = {"SchedulerSampler": SchedulerSampler(5), "EulerSampler": EulerSampler(5),
             "TRFlowSampler": TRFlowSampler(5, 0.3, 0.7)}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def setup():
-    torch.manual_seed(0)
-    toy = Toy(width=32, layers=1, heads=2, patch=(1, 4, 4))
-    x = torch.randn(1, 3, 4, 16, 16, generator=torch.Generator().manual_seed(0))
-    return toy, toy.denoiser(toy.conditioning(["a red circle moving right"])), x
 
 
 def numbers(y: torch.Tensor) -> tuple[float, float]:

@@ -5,17 +5,8 @@ import pytest
 import torch
 from diffusers import FlowMatchEulerDiscreteScheduler
 
-from lvg.backbones import Toy
 from lvg.errors import LvgError
 from lvg.sampling import SchedulerSampler
-
-
-@pytest.fixture(scope="module")
-def setup():
-    torch.manual_seed(0)
-    toy = Toy(width=32, layers=1, heads=2, patch=(1, 4, 4))
-    x = torch.randn(1, 3, 4, 16, 16, generator=torch.Generator().manual_seed(0))
-    return toy, toy.denoiser(toy.conditioning(["a red circle moving right"])), x
 
 
 @torch.no_grad()
