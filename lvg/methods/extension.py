@@ -146,11 +146,12 @@ class Extension(ClipByClip):
 
     def check(self, parts: Parts) -> None:
         backbone = parts.backbone
-        require(
-            self.own_step_prob == 0 or backbone.prediction_type == "flow",
-            f"own_step_prob takes an Euler step of the flow: {type(backbone).__name__} predicts "
-            f"{backbone.prediction_type!r}; set own_step_prob 0",
-        )
+        if self.own_step_prob > 0:
+            require(
+                backbone.prediction_type == "flow",
+                f"own_step_prob takes an Euler step of the flow: {type(backbone).__name__} predicts "
+                f"{backbone.prediction_type!r}; set own_step_prob 0",
+            )
         if self.error_recycling is not None:
             require(
                 backbone.prediction_type == "flow",
