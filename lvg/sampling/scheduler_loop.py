@@ -113,8 +113,8 @@ class SchedulerSampler:
         """`shift`: the flow scheduler's time shift (None: the checkpoint's). `stochastic`: diffusers' stochastic
         flow-match Euler step (`FlowMatchEulerDiscreteScheduler(stochastic_sampling=True)`, from LTX-Video
         0.9.6-distilled's sampler): each step re-noises the model's clean estimate to the next time with fresh noise,
-        x_t' = (1 - t') x0 + t' eps, instead of the deterministic Euler step x + (t' - t) v, so the model is always
-        asked at inputs noised as in training. Flow-match Euler schedulers only, whole-clip walks only."""
+        x_t' = (1 - t') x0 + t' eps, instead of the deterministic Euler step x + (t' - t) v, so each input is a clean
+        estimate noised as in training. Flow-match Euler schedulers only, whole-clip walks only."""
         require(num_steps >= 1, f"num_steps must be at least 1, got {num_steps}")
         self.num_steps = num_steps
         self.shift = shift
