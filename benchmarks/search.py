@@ -152,12 +152,11 @@ def bench_drift(steps: int, k: int, m: int, seeds: int, clips: int, noise_seeds:
     differences paired over (world, noise seed)."""
     from lvg.evaluation.toy_quality import evaluate_toy_drift
 
-    def runs(search):
-        module = toy_module(steps, search)
-        results = [evaluate_toy_drift(module, num_seeds=seeds, num_clips=clips, seed=n) for n in range(noise_seeds)]
-        return torch.cat([torch.tensor(r["per_seed"]["mass"]) for r in results]), results[0]
+    def runs(search) -> dict:
+        return evaluate_toy_drift(toy_module(steps, search), num_seeds=seeds, num_clips=clips, noise_seeds=noise_seeds)
 
-    (a, naive), (b, _) = runs(None), runs({"candidates": m, "k": k})
+    naive, kstep = runs(None), runs({"candidates": m, "k": k})
+    a, b = torch.tensor(naive["per_seed"]["mass"]), torch.tensor(kstep["per_seed"]["mass"])  # rows: (world, seed)
     diff = b - a
     se = diff.std(0) / math.sqrt(len(diff))
     curves = {
