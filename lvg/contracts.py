@@ -31,8 +31,9 @@ TEXT_GUIDANCE = "text_guidance"  # classifier-free guidance on the prompt (`guid
 LORA = "lora"  # peft LoRA on its network (`add_lora`, `save_lora`)
 SKIPS_BLOCKS = "skips_blocks"  # a caching hook may skip blocks between calls (`speed.cache`): approximate outputs
 TRAINABLE = "trainable"  # lvg has its training objective (rectified flow, or DDPM with `alphas_cumprod`)
+PIXEL_SPACE = "pixel_space"  # its latents are the frames' pixels (no VAE): a per-pixel loss weight applies as it is
 CAPABILITIES = (PER_FRAME_TIMES, FRAME_OFFSET, CACHED_KV, CONDITION_FRAMES, GUIDE_IMAGE, TEXT_GUIDANCE, LORA,
-                TRAINABLE)  # fmt: skip
+                TRAINABLE, PIXEL_SPACE)  # fmt: skip
 
 PREDICTION_TYPES = ("flow", "v", "epsilon")  # the model output: flow velocity n - x0, DDPM v, or DDPM epsilon
 

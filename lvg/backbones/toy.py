@@ -34,6 +34,7 @@ from lvg.backbones.extension import extension_in_channels
 from lvg.backbones.speed import Speed
 from lvg.backbones.text import SentenceEncoder
 from lvg.backbones.wan_adapter import WanAdapter, tiny_wan_config
+from lvg.contracts import PIXEL_SPACE
 from lvg.errors import LvgError, require
 from lvg.noise.preconditioning import preconditioned_velocity
 
@@ -103,6 +104,11 @@ class Toy(WanAdapter):
                 f"expects {self.transformer.config.text_dim}: use the encoder it was trained with"
             )
         self.switch_on(speed)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Wan's, and pixel space: its latents are the frames themselves (no VAE)."""
+        return super().capabilities | {PIXEL_SPACE}
 
     def predict(self, x_t: torch.Tensor, t: torch.Tensor, cond: Condition) -> torch.Tensor:
         """Velocity for x_t [B, C, F, H, W] at per-frame times t [B, F]; an x0 output is converted (module doc)."""

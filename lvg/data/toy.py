@@ -27,7 +27,8 @@ def world_seed(seed: int, index: int) -> int:
 class ToyClips(Dataset):
     """Short clips {video [3, F, H, W] in [-1, 1], prompt, seed}; long-video mode gives {clips [N, 3, F, H, W],
     prompts [N]} of consecutive clips overlapping by `overlap` frames. With `continuation` {given, event_prob,
-    enter_prob} a short clip is shaped like a long video's later clip (`ToyWorld.continuation`)."""
+    enter_prob} a short clip is shaped like a long video's later clip (`ToyWorld.continuation`); with `sprite_masks`
+    a short clip also gives its true sprite coverage {sprite_mask [F, H, W] in {0, 1}}."""
 
     def __init__(
         self,
@@ -37,9 +38,11 @@ class ToyClips(Dataset):
         world_args: dict,
         long_video: dict | None = None,
         continuation: dict | None = None,
+        sprite_masks: bool = False,
     ) -> None:
         self.seed, self.size, self.frames_per_clip = seed, size, frames_per_clip
         self.world_args, self.long_video, self.continuation = world_args, long_video, continuation
+        self.sprite_masks = sprite_masks
 
     def __len__(self) -> int:
         return self.size
@@ -55,7 +58,10 @@ class ToyClips(Dataset):
             clip = world.continuation(self.frames_per_clip, **self.continuation)
         else:
             clip = world.video(self.frames_per_clip)
-        return {"video": clip.frames.permute(1, 0, 2, 3) * 2 - 1, "prompt": clip.prompt, "seed": seed}
+        item = {"video": clip.frames.permute(1, 0, 2, 3) * 2 - 1, "prompt": clip.prompt, "seed": seed}
+        if self.sprite_masks:
+            item["sprite_mask"] = torch.from_numpy(clip.truth.sprite_masks).float()
+        return item
 
 
 def collate(items: list[dict]) -> dict:
@@ -80,6 +86,8 @@ class ToyWorldData(ResumableTraining, L.LightningDataModule):
         event_prob: single clips only: the share of clips with a clip-boundary event (a turn or an entry) after
             their first `overlap` frames, prompted with the state after it, as a long video's later clips are
             (`ToyWorld.continuation`); 0 gives plain clips.
+        sprite_masks: single clips only: each sample also holds its true sprite coverage per frame (`sprite_mask`),
+            for a loss that weights sprite pixels (`Extension(sprite_loss_weight)`).
     """
 
     def __init__(
@@ -100,6 +108,7 @@ class ToyWorldData(ResumableTraining, L.LightningDataModule):
         overlap: int = 2,
         enter_prob: float = 0.35,
         event_prob: float = 0.0,
+        sprite_masks: bool = False,
         num_workers: int = 0,
     ) -> None:
         super().__init__()
@@ -121,6 +130,11 @@ class ToyWorldData(ResumableTraining, L.LightningDataModule):
             event_prob == 0 or 0 < overlap < frames_per_clip,
             f"event_prob needs 0 < overlap < frames_per_clip (the frames before the event), got overlap {overlap}",
         )
+        require(
+            not (sprite_masks and long_video),
+            "sprite_masks gives single clips their sprite coverage; long_video sequences have none: set one of them "
+            "false",
+        )
         self.continuation = (
             dict(given=overlap, event_prob=event_prob, enter_prob=enter_prob)
             if event_prob > 0 and not long_video
@@ -131,7 +145,7 @@ class ToyWorldData(ResumableTraining, L.LightningDataModule):
         hp = self.hparams
         data = ToyClips(
             hp.seed, sampler.offset + sampler.n * 10_000, hp.frames_per_clip, self.world_args, self.long_video,
-            self.continuation,
+            self.continuation, hp.sprite_masks,
         )  # fmt: skip
         return DataLoader(
             data,

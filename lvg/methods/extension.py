@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import torch
 
-from lvg.contracts import CONDITION_FRAMES, GUIDE_IMAGE, PER_FRAME_TIMES, Condition, Parts, require_capability
+from lvg.contracts import (
+    CONDITION_FRAMES,
+    GUIDE_IMAGE,
+    PER_FRAME_TIMES,
+    PIXEL_SPACE,
+    Condition,
+    Parts,
+    require_capability,
+)
 from lvg.errors import require
 from lvg.methods.base import ClipByClip, MadeClip, clip_context, sample_clip
 from lvg.methods.error_recycling import ErrorRecycling
@@ -71,6 +79,10 @@ class Extension(ClipByClip):
             Ning et al. 2023; README "The toy checkpoint" measures it). An lvg option; 0 (default) is off and keeps
             every config's random stream. Flow backbones only.
         own_step_gap: the largest step back towards noise, as a share of (1 - t).
+        sprite_loss_weight: on a pixel-space backbone (the toy), the loss on pixels a true sprite covers weighs
+            1 + this against 1 elsewhere (a weighted mean per frame), from the batch's `sprite_mask`
+            (`ToyWorldData(sprite_masks: true)`): a sprite is a tenth of a toy frame, so an unweighted loss is mostly
+            background. An lvg option; 0 (default) is the plain mean.
     """
 
     def __init__(
@@ -92,6 +104,7 @@ class Extension(ClipByClip):
         uniform_time_share: float = 0.0,
         own_step_prob: float = 0.0,
         own_step_gap: float = 0.25,
+        sprite_loss_weight: float = 0.0,
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -143,9 +156,15 @@ class Extension(ClipByClip):
         require(0 <= own_step_prob <= 1, f"own_step_prob must be in [0, 1], got {own_step_prob}")
         require(0 < own_step_gap <= 1, f"own_step_gap must be in (0, 1], got {own_step_gap}")
         self.own_step_prob, self.own_step_gap = float(own_step_prob), float(own_step_gap)
+        require(sprite_loss_weight >= 0, f"sprite_loss_weight must be >= 0 (0: off), got {sprite_loss_weight}")
+        self.sprite_loss_weight = float(sprite_loss_weight)
 
     def check(self, parts: Parts) -> None:
         backbone = parts.backbone
+        if self.sprite_loss_weight > 0:
+            require_capability(
+                backbone, PIXEL_SPACE, self, "sprite_loss_weight weights pixels of the frames: set it 0"
+            )
         if self.own_step_prob > 0:
             require(
                 backbone.prediction_type == "flow",
@@ -263,9 +282,28 @@ class Extension(ClipByClip):
         pred = backbone.predict(x_t, t_rows, cond)
         if recycling is not None:
             recycling.collect(pred, target, t, clean, generator)
-        per_frame = (pred - target).pow(2).mean(dim=(1, 3, 4))  # [B, f]
+        if self.sprite_loss_weight > 0:
+            pixels = 1 + self.sprite_loss_weight * self.sprite_mask(batch, x0)  # [B, f, H, W]
+            per_frame = ((pred - target).pow(2).mean(dim=1) * pixels).sum(dim=(2, 3)) / pixels.sum(dim=(2, 3))
+        else:
+            per_frame = (pred - target).pow(2).mean(dim=(1, 3, 4))  # [B, f]
         loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
         return {"loss": loss}
+
+    @staticmethod
+    def sprite_mask(batch: dict, x0: torch.Tensor) -> torch.Tensor:
+        """The batch's true sprite coverage [B, F, H, W], checked against the (pixel-space) latents."""
+        require(
+            "sprite_mask" in batch,
+            "sprite_loss_weight needs each batch's sprite coverage: train on ToyWorldData with sprite_masks: true",
+        )
+        mask = batch["sprite_mask"].to(x0.device, x0.dtype)
+        b, _, f, h, w = x0.shape
+        require(
+            tuple(mask.shape) == (b, f, h, w),
+            f"sprite_mask {tuple(mask.shape)} does not match the frames {(b, f, h, w)}",
+        )
+        return mask
 
     def own_step(self, backbone, x0, x_t, target, t, cond, generator):
         """(x_t, target) with `own_step_prob` of the samples replaced by the model's own Euler step into t (class

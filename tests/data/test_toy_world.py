@@ -151,3 +151,23 @@ def test_the_default_world_moves_one_pixel_per_frame_and_bounces_seldom():
                 turns = np.flatnonzero(steps[1:, k, axis] * steps[:-1, k, axis] < 0)  # a bounce: the step flips
                 runs += list(np.diff(turns))
     assert runs and np.mean(runs) >= 16  # frames between bounces on one axis
+
+
+def test_datamodule_sprite_masks_are_the_pixels_whose_colour_differs_from_the_background():
+    dm = ToyWorldData(
+        resolution=16, frames_per_clip=4, batch_size=2, samples_per_epoch=2, overlap=2, event_prob=1.0,
+        sprite_masks=True,
+    )  # fmt: skip
+    batch = next(iter(dm.train_dataloader()))
+    mask = batch["sprite_mask"]
+    assert mask.shape == (2, 4, 16, 16) and set(mask.unique().tolist()) <= {0.0, 1.0} and mask.sum() > 0
+    for seed, video, m in zip(batch["seed"], batch["video"], mask):
+        background = torch.from_numpy(ToyWorld(seed, **dm.world_args).background)[:, None] * 2 - 1  # [3, 1, H, W]
+        differs = (video - background).abs().amax(0) > 1e-6  # [F, H, W]
+        assert torch.equal(differs, m.bool())
+    plain = next(
+        iter(ToyWorldData(resolution=16, frames_per_clip=4, batch_size=2, samples_per_epoch=2).train_dataloader())
+    )
+    assert "sprite_mask" not in plain
+    with pytest.raises(LvgError, match="sprite_masks"):
+        ToyWorldData(resolution=16, long_video=True, sprite_masks=True)

@@ -272,3 +272,45 @@ def test_own_step_refuses_what_it_cannot_do():
     parts = SimpleNamespace(backbone=SimpleNamespace(prediction_type="v", capabilities=frozenset()))
     with pytest.raises(LvgError, match="Euler step of the flow"):
         Extension(own_step_prob=0.5).check(parts)
+
+
+def _masked_batch():
+    from lvg.data import ToyWorldData
+
+    dm = ToyWorldData(resolution=16, frames_per_clip=4, batch_size=4, samples_per_epoch=4, sprite_masks=True)
+    return next(iter(dm.train_dataloader()))
+
+
+def test_sprite_loss_weight_is_the_pixel_weighted_mean_of_the_velocity_error(tiny_module, monkeypatch):
+    backbone, batch, seen = tiny_module.backbone, _masked_batch(), {}
+    predict = backbone.predict
+
+    def spy(x_t, t, cond):
+        seen.update(x_t=x_t, t=t, pred=predict(x_t, t, cond))
+        return seen["pred"]
+
+    monkeypatch.setattr(backbone, "predict", spy)
+    method = Extension(loss_on_condition=True, sprite_loss_weight=3.0)
+    loss = method.loss(backbone, batch, torch.Generator().manual_seed(5))["loss"]
+    x0, t = batch["video"], seen["t"][:, None, :, None, None]
+    target = (seen["x_t"] - x0) / t  # the flow target n - x0
+    error = (seen["pred"] - target).pow(2).mean(1)  # [B, F, H, W]
+    weight = 1 + 3.0 * batch["sprite_mask"]
+    assert batch["sprite_mask"].sum() > 0
+    expected = ((error * weight).sum((2, 3)) / weight.sum((2, 3))).mean()
+    torch.testing.assert_close(loss, expected)
+    plain = Extension(loss_on_condition=True).loss(backbone, batch, torch.Generator().manual_seed(5))["loss"]
+    assert not torch.allclose(loss, plain)  # the sprites' pixels count more than the plain mean gives them
+
+
+def test_sprite_loss_weight_refuses_latent_backbones_and_batches_without_masks(tiny_module):
+    from types import SimpleNamespace
+
+    with pytest.raises(LvgError, match="sprite_loss_weight must be"):
+        Extension(sprite_loss_weight=-1)
+    latent = SimpleNamespace(prediction_type="flow", capabilities=frozenset({"condition_frames"}))
+    with pytest.raises(LvgError, match="pixel space"):
+        Extension(sprite_loss_weight=2.0).check(SimpleNamespace(backbone=latent))
+    assert "pixel_space" in tiny_module.backbone.capabilities  # the toy's latents are its pixels
+    with pytest.raises(LvgError, match="sprite_masks: true"):
+        Extension(sprite_loss_weight=2.0).loss(tiny_module.backbone, _batch(), torch.Generator().manual_seed(0))
