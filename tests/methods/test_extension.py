@@ -281,7 +281,22 @@ def _masked_batch():
     return next(iter(dm.train_dataloader()))
 
 
-def test_sprite_loss_weight_is_the_pixel_weighted_mean_of_the_velocity_error(tiny_module, monkeypatch):
+def _dilated(mask: torch.Tensor, margin: int) -> torch.Tensor:
+    """Each pixel within `margin` pixels (square neighbourhood) of a covered one, by explicit shifts."""
+    out = mask.clone()
+    h, w = mask.shape[-2:]
+    for dy in range(-margin, margin + 1):
+        for dx in range(-margin, margin + 1):
+            shifted = torch.zeros_like(mask)
+            ys, yd = slice(max(0, -dy), h - max(0, dy)), slice(max(0, dy), h - max(0, -dy))
+            xs, xd = slice(max(0, -dx), w - max(0, dx)), slice(max(0, dx), w - max(0, -dx))
+            shifted[..., yd, xd] = mask[..., ys, xs]
+            out = torch.maximum(out, shifted)
+    return out
+
+
+@pytest.mark.parametrize("margin", [0, 2])
+def test_sprite_loss_weight_is_the_pixel_weighted_mean_of_the_velocity_error(tiny_module, monkeypatch, margin):
     backbone, batch, seen = tiny_module.backbone, _masked_batch(), {}
     predict = backbone.predict
 
@@ -290,13 +305,14 @@ def test_sprite_loss_weight_is_the_pixel_weighted_mean_of_the_velocity_error(tin
         return seen["pred"]
 
     monkeypatch.setattr(backbone, "predict", spy)
-    method = Extension(loss_on_condition=True, sprite_loss_weight=3.0)
+    method = Extension(loss_on_condition=True, sprite_loss_weight=3.0, sprite_loss_margin=margin)
     loss = method.loss(backbone, batch, torch.Generator().manual_seed(5))["loss"]
     x0, t = batch["video"], seen["t"][:, None, :, None, None]
     target = (seen["x_t"] - x0) / t  # the flow target n - x0
     error = (seen["pred"] - target).pow(2).mean(1)  # [B, F, H, W]
-    weight = 1 + 3.0 * batch["sprite_mask"]
-    assert batch["sprite_mask"].sum() > 0
+    covered = _dilated(batch["sprite_mask"], margin)
+    assert batch["sprite_mask"].sum() > 0 and (covered.sum() > batch["sprite_mask"].sum()) == (margin > 0)
+    weight = 1 + 3.0 * covered
     expected = ((error * weight).sum((2, 3)) / weight.sum((2, 3))).mean()
     torch.testing.assert_close(loss, expected)
     plain = Extension(loss_on_condition=True).loss(backbone, batch, torch.Generator().manual_seed(5))["loss"]
@@ -308,6 +324,8 @@ def test_sprite_loss_weight_refuses_latent_backbones_and_batches_without_masks(t
 
     with pytest.raises(LvgError, match="sprite_loss_weight must be"):
         Extension(sprite_loss_weight=-1)
+    with pytest.raises(LvgError, match="set sprite_loss_weight too"):
+        Extension(sprite_loss_margin=2)
     latent = SimpleNamespace(prediction_type="flow", capabilities=frozenset({"condition_frames"}))
     with pytest.raises(LvgError, match="pixel space"):
         Extension(sprite_loss_weight=2.0).check(SimpleNamespace(backbone=latent))
