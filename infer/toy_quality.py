@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from lvg.data.toy_world import BACKGROUNDS
 from lvg.evaluation.toy_quality import evaluate_toy_drift
 from lvg.module_config import module_from_config
 
@@ -53,9 +54,12 @@ def main() -> None:
     p.add_argument("--shift", type=float, default=None, help="the scheduler's time shift (default: the config's)")
     p.add_argument("--config", default="configs/toy/generate.yaml", help="method and sampler settings come from here")
     p.add_argument("--out", default="checkpoints/toy/quality.json")
+    p.add_argument("--background", default="flat", choices=BACKGROUNDS, help="the held-out worlds' background kind")
     args = p.parse_args()
     module = build_module(args.config, args.checkpoint, args.steps, args.shift)
-    result = evaluate_toy_drift(module, num_seeds=args.seeds, num_clips=args.clips, noise_seeds=args.noise_seeds)
+    result = evaluate_toy_drift(
+        module, num_seeds=args.seeds, num_clips=args.clips, noise_seeds=args.noise_seeds, background=args.background
+    )
     out = Path(args.out)
     out.write_text(json.dumps(result, indent=1))
     plot(result, out.with_suffix(".png"))

@@ -33,7 +33,16 @@ PALETTE: dict[str, tuple[float, float, float]] = {
     "cyan": (0.14, 0.84, 0.90),
 }
 SHAPES = ("circle", "square", "triangle", "diamond")
-BACKGROUNDS = ("gradient", "flat", "textured")
+BACKGROUNDS = ("gradient", "flat", "textured", "named")
+# The `named` background: one of these flat colours, named in every caption (dark and desaturated like the others).
+BACKGROUND_COLORS: dict[str, tuple[float, float, float]] = {
+    "charcoal": (0.18, 0.18, 0.18),
+    "grey": (0.40, 0.40, 0.40),
+    "navy": (0.14, 0.17, 0.32),
+    "olive": (0.32, 0.32, 0.16),
+    "maroon": (0.34, 0.16, 0.18),
+    "teal": (0.14, 0.30, 0.30),
+}
 DIRECTIONS = ("right", "down right", "down", "down left", "left", "up left", "up", "up right")
 STEPS = ((1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1))  # unit (dx, dy) per direction
 SPEED = 1  # pixels per frame along each moving axis (world v3; see the module docstring)
@@ -123,6 +132,7 @@ class ToyWorld:
         self.max_sprites = max_sprites
         self.radius_range = (radius[0] * resolution, radius[1] * resolution)
         self.speed = speed
+        self.background_name: str | None = None  # set by the `named` background
         self.background = self._make_background(background)
         self.sprites: list[Sprite] = []
         self.history: list[Sprite] = []  # every sprite ever present, in order of appearance
@@ -199,11 +209,16 @@ class ToyWorld:
             s.y, s.vy = _reflect(s.y + s.vy, s.vy, lo, hi)
 
     def caption(self) -> str:
-        return " and ".join(s.caption() for s in self.sprites)
+        sprites = " and ".join(s.caption() for s in self.sprites)
+        if self.background_name is None:
+            return sprites
+        article = "an" if self.background_name[0] in "aeiou" else "a"
+        return f"{sprites} on {article} {self.background_name} background"
 
     # --- rendering ------------------------------------------------------------------------------------------
     def _make_background(self, kind: str) -> np.ndarray:
-        """Dark, desaturated two-colour gradient (flat: one colour; textured: plus a faint low-frequency pattern)."""
+        """Dark, desaturated two-colour gradient (flat: one colour; textured: plus a faint low-frequency pattern;
+        named: one of `BACKGROUND_COLORS`, picked by the same random draws, so its worlds' sprites match flat ones)."""
         res = self.resolution
         ends = []
         for _ in range(2):
@@ -217,6 +232,9 @@ class ToyWorld:
         bg = ends[0][:, None, None] * (1 - ramp) + ends[1][:, None, None] * ramp
         if kind == "flat":
             bg = np.broadcast_to(ends[0][:, None, None], (3, res, res))
+        if kind == "named":
+            self.background_name = list(BACKGROUND_COLORS)[int(angle / (2 * math.pi) * len(BACKGROUND_COLORS))]
+            bg = np.broadcast_to(np.array(BACKGROUND_COLORS[self.background_name])[:, None, None], (3, res, res))
         if kind == "textured":
             fx, fy = self.rng.uniform(1.5, 4.0, size=2)
             bg = bg + 0.05 * np.sin(2 * math.pi * (fx * xx + fy * yy))[None]
@@ -333,13 +351,18 @@ def concat_truth(a: Truth, b: Truth) -> Truth:
 
 
 def toy_start(
-    seed: int, num_clips: int, frames_per_clip: int, overlap: int, resolution: int, max_sprites: int = 2
+    seed: int,
+    num_clips: int,
+    frames_per_clip: int,
+    overlap: int,
+    resolution: int,
+    max_sprites: int = 2,
+    background: str = "flat",
 ) -> tuple[torch.Tensor, list[str], list[Clip]]:
     """What a toy long video starts from: the world's first `overlap` frames [1, 3, c, H, W] in [-1, 1], its
     per-clip prompts, and its clips (ground truth for measuring drift)."""
-    clips = ToyWorld(seed, resolution=resolution, max_sprites=max_sprites).long_video(
-        num_clips, frames_per_clip, overlap
-    )
+    world = ToyWorld(seed, resolution=resolution, max_sprites=max_sprites, background=background)
+    clips = world.long_video(num_clips, frames_per_clip, overlap)
     start = clips[0].frames[:overlap].permute(1, 0, 2, 3)[None] * 2 - 1
     return start, [clip.prompt for clip in clips], clips
 
@@ -359,8 +382,14 @@ def true_state(clips: list[Clip], overlap: int) -> Truth:
 
 
 def true_long_video(
-    seed: int, num_clips: int, frames_per_clip: int, overlap: int, resolution: int, max_sprites: int = 2
+    seed: int,
+    num_clips: int,
+    frames_per_clip: int,
+    overlap: int,
+    resolution: int,
+    max_sprites: int = 2,
+    background: str = "flat",
 ) -> tuple[torch.Tensor, Truth]:
     """The true frames [T, 3, H, W] in [0, 1] and ground truth of the toy long video `toy_start` begins."""
-    _, _, clips = toy_start(seed, num_clips, frames_per_clip, overlap, resolution, max_sprites)
+    _, _, clips = toy_start(seed, num_clips, frames_per_clip, overlap, resolution, max_sprites, background)
     return true_frames(clips, overlap), true_state(clips, overlap)

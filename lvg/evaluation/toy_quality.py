@@ -45,9 +45,10 @@ def evaluate_toy_drift(
     seed: int = 0,
     first_seed: int | None = None,
     noise_seeds: int = 1,
+    background: str = "flat",
 ) -> dict:
     """Per-clip drift curves of `module` on `num_seeds` held-out toy worlds x `noise_seeds` noise seeds (from `seed`),
-    with the ground truth's for reference."""
+    with the ground truth's for reference; the worlds have the `background` kind (`lvg.data.toy_world.BACKGROUNDS`)."""
     c = module.method.condition_frames
     f, res = module.frames_per_clip, module.height
     step = f - c
@@ -56,7 +57,7 @@ def evaluate_toy_drift(
     base = HELD_OUT_SEED_BASE if first_seed is None else first_seed
     runs = [(s, n) for s in range(base, base + num_seeds) for n in range(seed, seed + noise_seeds)]
     for s, n in runs:
-        start, prompts, clips = toy_start(s, num_clips, f, c, res, max_sprites)
+        start, prompts, clips = toy_start(s, num_clips, f, c, res, max_sprites, background)
         truth = true_frames(clips, c)
         request = GenerationRequest(start, prompts, f, seed=evaluation_seed(n, s))
         frames = [clip.frames for clip in module.generate(request)]
@@ -78,6 +79,7 @@ def evaluate_toy_drift(
         "seeds": [base, base + num_seeds - 1],
         "noise_seeds": [seed, seed + noise_seeds - 1],
         "num_clips": num_clips,
+        "background": background,
         "first_clip_mass_kept": curves["mass"][0],
         "first_clip_mass_kept_per_seed": torch.stack(rows["mass"])[:, 0].tolist(),
         "first_clip_true_mass_kept": curves["true_mass"][0],

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from lvg.data import ToyWorld, ToyWorldData
-from lvg.data.toy_world import HELD_OUT_SEEDS, PALETTE, SPEED
+from lvg.data.toy_world import BACKGROUND_COLORS, HELD_OUT_SEEDS, PALETTE, SPEED, toy_start
 from lvg.errors import LvgError
 
 
@@ -85,6 +85,24 @@ def test_caption_names_each_sprite_colour_shape_and_direction():
     for colour, shape in zip(clip.truth.colors, clip.truth.shapes):
         assert f"{colour} {shape} moving " in clip.prompt
     assert clip.prompt.count(" and ") == len(clip.truth.colors) - 1
+
+
+def test_a_named_background_is_one_flat_colour_of_the_set_named_in_every_prompt():
+    """The `named` kind keeps the flat world's random draws: the same seed gives the same sprites and motion, only
+    the background colour changes (to a member of the set), and every clip's prompt names it."""
+    names = set()
+    for seed in range(HELD_OUT_SEEDS.start, HELD_OUT_SEEDS.start + 16):
+        _, named_prompts, named = toy_start(seed, 3, 8, 2, 32, background="named")
+        _, flat_prompts, flat = toy_start(seed, 3, 8, 2, 32)
+        world = ToyWorld(seed, background="named")
+        names.add(world.background_name)
+        colour = np.array(BACKGROUND_COLORS[world.background_name], dtype=np.float32)
+        assert np.allclose(named[0].truth.background, colour[:, None, None])
+        for a, b, prompt_a, prompt_b in zip(named, flat, named_prompts, flat_prompts):
+            assert np.array_equal(a.truth.positions, b.truth.positions, equal_nan=True)
+            article = "an" if world.background_name[0] in "aeiou" else "a"
+            assert prompt_a == f"{prompt_b} on {article} {world.background_name} background"
+    assert len(names) >= 4  # the draw spreads over the set
 
 
 def test_long_video_prompts_change_and_overlaps_match():

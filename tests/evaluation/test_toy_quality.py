@@ -12,12 +12,14 @@ class ReplayModule:
     """Stands in for a model: replays the world's true frames (`frozen`: holds the guide still instead), in the
     chunks `LongVideoModule.generate` yields ([3, n, H, W] in [-1, 1], the given frames first)."""
 
-    def __init__(self, frozen: bool = False) -> None:
+    def __init__(self, frozen: bool = False, background: str = "flat") -> None:
         self.method = SimpleNamespace(condition_frames=2)
-        self.frames_per_clip, self.height, self.frozen = 6, 32, frozen
+        self.frames_per_clip, self.height, self.frozen, self.background = 6, 32, frozen, background
+        self.prompts: list[str] = []
 
     def generate(self, request):
-        frames, _ = true_long_video(request.seed, len(request.prompts), 6, 2, 32)
+        self.prompts += request.prompts
+        frames, _ = true_long_video(request.seed, len(request.prompts), 6, 2, 32, background=self.background)
         if self.frozen:
             frames = frames[1:2].expand_as(frames)
         parts = (frames * 2 - 1).permute(1, 0, 2, 3).split(4, dim=1)
@@ -34,6 +36,18 @@ def test_the_true_video_scores_the_truth_and_a_frozen_guide_scores_the_still_ref
     assert min(curves["still_position"]) > 2.0  # the sprites moved away from where the guide shows them
     assert torch.allclose(torch.tensor(frozen["curves"]["position"]), torch.tensor(curves["still_position"]))
     assert frozen["first_clip_position_error"] == frozen["first_clip_still_position_error"]
+
+
+def test_the_held_out_worlds_take_the_background_kind_asked_for():
+    """With `background: named` the truth and the prompts are the named-background worlds': their replay scores no
+    background error, the flat worlds' replay (same sprites, other colours) does."""
+    named = ReplayModule(background="named")
+    on_named = evaluate_toy_drift(named, num_seeds=3, num_clips=2, background="named")
+    assert on_named["background"] == "named" and max(on_named["curves"]["background"]) < 1e-6
+    assert all(prompt.endswith(" background") for prompt in named.prompts)
+    flat_on_named = evaluate_toy_drift(ReplayModule(), num_seeds=3, num_clips=2, background="named")
+    assert min(flat_on_named["curves"]["background"]) > 0.01
+    assert flat_on_named["curves"]["position"] == on_named["curves"]["position"]  # the same sprites
 
 
 class NoiseSeedModule(ReplayModule):
