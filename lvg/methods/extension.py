@@ -79,6 +79,12 @@ class Extension(ClipByClip):
             Ning et al. 2023; README "The toy checkpoint" measures it). An lvg option; 0 (default) is off and keeps
             every config's random stream. Flow backbones only.
         own_step_gap: the largest step back towards noise, as a share of (1 - t).
+        condition_offset_std: in training, each sample's given condition frames are shifted by a constant offset per
+            channel, drawn from N(0, this^2), while the target stays the true clip: the model learns to pull a
+            condition whose colours have drifted back to what the prompt and the rest of the frame say, instead of
+            copying the drift (in generation each clip's condition is the previous clip's output, so a small bias
+            per clip accumulates; README "The toy checkpoint"). Latent units (pixels in [-1, 1] on the toy). An
+            lvg option; 0 (default) is off and keeps every config's random stream.
         sprite_loss_weight: on a pixel-space backbone (the toy), the loss on pixels a true sprite covers weighs
             1 + this against 1 elsewhere (a weighted mean per frame), from the batch's `sprite_mask`
             (`ToyWorldData(sprite_masks: true)`): a sprite is a tenth of a toy frame, so an unweighted loss is mostly
@@ -109,6 +115,7 @@ class Extension(ClipByClip):
         own_step_gap: float = 0.25,
         sprite_loss_weight: float = 0.0,
         sprite_loss_margin: int = 0,
+        condition_offset_std: float = 0.0,
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -168,6 +175,8 @@ class Extension(ClipByClip):
             "sprite_loss_margin widens the pixels sprite_loss_weight weights: set sprite_loss_weight too, or margin 0",
         )
         self.sprite_loss_margin = int(sprite_loss_margin)
+        require(condition_offset_std >= 0, f"condition_offset_std must be >= 0 (0: off), got {condition_offset_std}")
+        self.condition_offset_std = float(condition_offset_std)
 
     def check(self, parts: Parts) -> None:
         backbone = parts.backbone
@@ -282,6 +291,8 @@ class Extension(ClipByClip):
             latents, noise, source, clean = recycling.corrupt(x0, noise, t, mask, generator)
             x_t, target = flow_match_xt(latents, noise, t_rows), flow_match_target(x0, noise)  # back to clean x0
         if mask is not None:
+            if self.condition_offset_std > 0 and backbone.training:
+                source = self.offset_condition(source, generator)
             cond = backbone.conditioning(list(batch["prompt"]), self.fill_condition(source, mask), mask)
             weight = torch.ones_like(mask) if self.loss_on_condition else 1 - mask
         else:
@@ -318,6 +329,12 @@ class Extension(ClipByClip):
             return mask
         dilated = torch.nn.functional.max_pool2d(mask.reshape(b * f, 1, h, w), 2 * margin + 1, 1, margin)
         return dilated.reshape(b, f, h, w)
+
+    def offset_condition(self, source: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """`source` [B, C, f, h, w] shifted by one N(0, condition_offset_std^2) offset per sample and channel (class
+        doc); only the condition is built from it, the target stays the true clip."""
+        offset = torch.randn(source.shape[:2], generator=generator) * self.condition_offset_std
+        return source + offset.to(source.device, source.dtype)[:, :, None, None, None]
 
     def own_step(self, backbone, x0, x_t, target, t, cond, generator):
         """(x_t, target) with `own_step_prob` of the samples replaced by the model's own Euler step into t (class

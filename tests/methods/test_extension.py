@@ -274,6 +274,66 @@ def test_own_step_refuses_what_it_cannot_do():
         Extension(own_step_prob=0.5).check(parts)
 
 
+def _conditions_seen(backbone, method, monkeypatch, training: bool):
+    """The condition latents and mask `method.loss` gives the backbone on `_batch()`, and the loss's target clip."""
+    seen = {}
+    conditioning = backbone.conditioning
+
+    def spy(prompts, latents, mask, **kw):
+        seen["latents"], seen["mask"] = latents.detach().clone(), mask.clone()
+        return conditioning(prompts, latents, mask, **kw)
+
+    was_training = backbone.training
+    with monkeypatch.context() as patch:
+        patch.setattr(backbone, "conditioning", spy)
+        backbone.train(training)
+        try:
+            method.loss(backbone, _batch(), torch.Generator().manual_seed(5))
+        finally:
+            backbone.train(was_training)
+    return seen
+
+
+def test_condition_offset_shifts_each_samples_given_frames_by_one_constant_per_channel(tiny_module, monkeypatch):
+    backbone = tiny_module.backbone
+    plain = _conditions_seen(backbone, Extension(task_probs={"first": 1.0}), monkeypatch, training=True)
+    method = Extension(task_probs={"first": 1.0}, condition_offset_std=0.1)
+    shifted = _conditions_seen(backbone, method, monkeypatch, training=True)
+    assert torch.equal(plain["mask"], shifted["mask"])
+    diff = shifted["latents"] - plain["latents"]  # [B, C, f, h, w]
+    given = (plain["mask"] > 0)[:, None, :, None, None].expand_as(diff)
+    per_channel = diff[:, :, :1, :1, :1].expand_as(diff)  # the first frame is given in the `first` task
+    assert torch.allclose(diff[given], per_channel[given], atol=1e-6)  # one constant per sample and channel
+    assert torch.equal(diff[~given], torch.zeros_like(diff[~given]))  # the zero-filled frames stay zero
+    assert per_channel.abs().min() > 0 and per_channel[:, :, 0, 0, 0].std() > 0.02  # drawn, not one for all
+    evaluated = _conditions_seen(backbone, method, monkeypatch, training=False)
+    assert torch.equal(evaluated["latents"], plain["latents"])  # validation measures the plain objective
+
+
+def test_condition_offset_zero_keeps_the_random_stream_and_the_target_is_the_true_clip(tiny_module, monkeypatch):
+    gen = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    backbone = tiny_module.backbone
+    plain = Extension().loss(backbone, _batch(), gen())["loss"]
+    assert torch.equal(plain, Extension(condition_offset_std=0.0).loss(backbone, _batch(), gen())["loss"])
+    targets = []
+    predict = backbone.predict
+    monkeypatch.setattr(
+        backbone, "predict", lambda x, t, cond: targets.append((x.clone(), t.clone())) or predict(x, t, cond)
+    )
+    was_training = backbone.training
+    backbone.train()
+    Extension().loss(backbone, _batch(), gen())
+    Extension(condition_offset_std=0.1).loss(backbone, _batch(), gen())
+    backbone.train(was_training)
+    (x_plain, t_plain), (x_shifted, t_shifted) = targets
+    assert torch.equal(t_plain, t_shifted)
+    assert torch.equal(
+        x_plain, x_shifted
+    )  # the same noised true clip (and so the same target): only the condition moved
+    with pytest.raises(LvgError, match="condition_offset_std must be >= 0"):
+        Extension(condition_offset_std=-0.1)
+
+
 def _masked_batch():
     from lvg.data import ToyWorldData
 
