@@ -79,6 +79,8 @@ class Extension(ClipByClip):
             Ning et al. 2023; README "The toy checkpoint" measures it). An lvg option; 0 (default) is off and keeps
             every config's random stream. Flow backbones only.
         own_step_gap: the largest step back towards noise, as a share of (1 - t).
+        own_step_count: the Euler steps the model takes from t' to t (equal steps in time; 1: the single step above),
+            so that a wide gap still gives inputs as a sampler's several steps make them. An lvg option.
         condition_offset_std: in training, each sample's given condition frames are shifted by a constant offset per
             channel, drawn from N(0, this^2), while the target stays the true clip: the model learns to pull a
             condition whose colours have drifted back to what the prompt and the rest of the frame say, instead of
@@ -113,6 +115,7 @@ class Extension(ClipByClip):
         uniform_time_share: float = 0.0,
         own_step_prob: float = 0.0,
         own_step_gap: float = 0.25,
+        own_step_count: int = 1,
         sprite_loss_weight: float = 0.0,
         sprite_loss_margin: int = 0,
         condition_offset_std: float = 0.0,
@@ -167,6 +170,8 @@ class Extension(ClipByClip):
         require(0 <= own_step_prob <= 1, f"own_step_prob must be in [0, 1], got {own_step_prob}")
         require(0 < own_step_gap <= 1, f"own_step_gap must be in (0, 1], got {own_step_gap}")
         self.own_step_prob, self.own_step_gap = float(own_step_prob), float(own_step_gap)
+        require(own_step_count >= 1, f"own_step_count must be at least 1, got {own_step_count}")
+        self.own_step_count = int(own_step_count)
         require(sprite_loss_weight >= 0, f"sprite_loss_weight must be >= 0 (0: off), got {sprite_loss_weight}")
         self.sprite_loss_weight = float(sprite_loss_weight)
         require(sprite_loss_margin >= 0, f"sprite_loss_margin must be >= 0 pixels, got {sprite_loss_margin}")
@@ -337,7 +342,7 @@ class Extension(ClipByClip):
         return source + offset.to(source.device, source.dtype)[:, :, None, None, None]
 
     def own_step(self, backbone, x0, x_t, target, t, cond, generator):
-        """(x_t, target) with `own_step_prob` of the samples replaced by the model's own Euler step into t (class
+        """(x_t, target) with `own_step_prob` of the samples replaced by the model's own Euler steps into t (class
         doc); the rest as given. Training steps only: validation measures the plain objective."""
         b, f = x0.shape[0], x0.shape[2]
         pick = torch.rand(b, generator=generator) < self.own_step_prob
@@ -345,12 +350,13 @@ class Extension(ClipByClip):
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         if not bool(pick.any()):
             return x_t, target
-        rows = uniform_rows(t_back, b, f).to(x0.device)
-        x_back = flow_match_xt(x0, noise, rows)
+        own = flow_match_xt(x0, noise, uniform_rows(t_back, b, f).to(x0.device))
+        k = self.own_step_count
         with torch.no_grad():
-            v_back = backbone.predict(x_back, rows, cond)
-        step = (t - t_back).to(x0.device)[:, None, None, None, None]
-        own = x_back + step * v_back
+            for i in range(k):
+                t_from = t_back + (t - t_back) * i / k
+                v = backbone.predict(own, uniform_rows(t_from, b, f).to(x0.device), cond)
+                own = own + ((t - t_back) / k).to(x0.device)[:, None, None, None, None] * v
         own_target = (own - x0) / t.clamp(min=1e-3).to(x0.device)[:, None, None, None, None]
         keep = pick.to(x0.device)[:, None, None, None, None]
         return torch.where(keep, own, x_t), torch.where(keep, own_target, target)

@@ -244,6 +244,38 @@ def test_own_step_inputs_are_one_euler_step_of_the_model_and_targets_still_give_
     assert (own - x_back).abs().mean() > 0  # the model's step moved it: not the true noised clip at t
 
 
+def test_own_step_count_takes_that_many_equal_euler_steps_from_the_higher_time(tiny_module):
+    backbone = tiny_module.backbone
+    method = Extension(own_step_prob=1.0, own_step_gap=1.0, own_step_count=2)
+    torch.manual_seed(0)
+    x0 = torch.randn(2, 3, 4, 16, 16)
+    t = torch.tensor([0.2, 0.6])
+    mask = torch.zeros(2, 4)
+    mask[:, :2] = 1
+    cond = backbone.conditioning(["a red circle moving right"] * 2, method.fill_condition(x0, mask), mask)
+    own, own_target = method.own_step(
+        backbone, x0, x0 + 1, torch.zeros_like(x0), t, cond, torch.Generator().manual_seed(3)
+    )
+    g = torch.Generator().manual_seed(3)
+    torch.rand(2, generator=g)  # the pick
+    t_back = t + torch.rand(2, generator=g) * (1 - t)
+    noise = torch.randn(x0.shape, generator=g)
+    t_mid = (t_back + t) / 2
+    x = (1 - t_back[:, None, None, None, None]) * x0 + t_back[:, None, None, None, None] * noise
+    with torch.no_grad():
+        for t_from, t_to in ((t_back, t_mid), (t_mid, t)):
+            v = backbone.predict(x, t_from[:, None].expand(2, 4), cond)
+            x = x + (t_to - t_from)[:, None, None, None, None] * v
+    torch.testing.assert_close(own, x)
+    torch.testing.assert_close(own - t[:, None, None, None, None] * own_target, x0)
+    one = Extension(own_step_prob=1.0, own_step_gap=1.0).own_step(
+        backbone, x0, x0 + 1, torch.zeros_like(x0), t, cond, torch.Generator().manual_seed(3)
+    )[0]
+    assert (own - one).abs().mean() > 1e-4  # two steps are not the single step
+    with pytest.raises(LvgError, match="own_step_count must be at least 1"):
+        Extension(own_step_count=0)
+
+
 def test_own_step_trains_and_zero_keeps_the_random_stream(tiny_module):
     gen = lambda: torch.Generator().manual_seed(5)  # noqa: E731
     plain = Extension().loss(tiny_module.backbone, _batch(), gen())["loss"]
