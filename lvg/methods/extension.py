@@ -85,8 +85,9 @@ class Extension(ClipByClip):
             channel, drawn from N(0, this^2), while the target stays the true clip: the model learns to pull a
             condition whose colours have drifted back to what the prompt and the rest of the frame say, instead of
             copying the drift (in generation each clip's condition is the previous clip's output, so a small bias
-            per clip accumulates; README "The toy checkpoint"). Latent units (pixels in [-1, 1] on the toy). An
-            lvg option; 0 (default) is off and keeps every config's random stream.
+            per clip accumulates; README "The toy checkpoint"). Latent units (pixels in [-1, 1] on the toy); refused
+            on a backbone that takes its guide its own way. An lvg option; 0 (default) is off and keeps every config's
+            random stream.
         sprite_loss_weight: on a pixel-space backbone (the toy), the loss on pixels a true sprite covers weighs
             1 + this against 1 elsewhere (a weighted mean per frame), from the batch's `sprite_mask`
             (`ToyWorldData(sprite_masks: true)`): a sprite is a tenth of a toy frame, so an unweighted loss is mostly
@@ -206,6 +207,11 @@ class Extension(ClipByClip):
                 f"error_recycling.condition_prob needs condition frames to corrupt, and {type(backbone).__name__} "
                 "takes its guide its own way: set condition_prob 0 (latent and noise errors still apply)",
             )
+        require(
+            self.condition_offset_std == 0 or CONDITION_FRAMES in backbone.capabilities,
+            f"condition_offset_std shifts the given condition frames, and {type(backbone).__name__} takes its guide "
+            "its own way: set condition_offset_std 0",
+        )
         if self.ar_step > 0:
             require_capability(
                 backbone, PER_FRAME_TIMES, self, "diffusion forcing (ar_step > 0) needs per-frame times: set ar_step 0"
@@ -352,11 +358,11 @@ class Extension(ClipByClip):
             return x_t, target
         own = flow_match_xt(x0, noise, uniform_rows(t_back, b, f).to(x0.device))
         k = self.own_step_count
+        step = ((t - t_back) / k).to(x0.device)[:, None, None, None, None]
         with torch.no_grad():
             for i in range(k):
                 t_from = t_back + (t - t_back) * i / k
-                v = backbone.predict(own, uniform_rows(t_from, b, f).to(x0.device), cond)
-                own = own + ((t - t_back) / k).to(x0.device)[:, None, None, None, None] * v
+                own = own + step * backbone.predict(own, uniform_rows(t_from, b, f).to(x0.device), cond)
         own_target = (own - x0) / t.clamp(min=1e-3).to(x0.device)[:, None, None, None, None]
         keep = pick.to(x0.device)[:, None, None, None, None]
         return torch.where(keep, own, x_t), torch.where(keep, own_target, target)

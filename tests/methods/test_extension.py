@@ -2,6 +2,7 @@ import pytest
 import torch
 from helpers.results import frames, video
 
+from lvg.contracts import GUIDE_IMAGE
 from lvg.errors import LvgError
 from lvg.methods import Extension, GenerationRequest
 
@@ -307,7 +308,8 @@ def test_own_step_refuses_what_it_cannot_do():
 
 
 def _conditions_seen(backbone, method, monkeypatch, training: bool):
-    """The condition latents and mask `method.loss` gives the backbone on `_batch()`, and the loss's target clip."""
+    """The condition latents and mask `method.loss` gives the backbone on `_batch()`, the backbone in train mode
+    or not (`training`)."""
     seen = {}
     conditioning = backbone.conditioning
 
@@ -347,23 +349,29 @@ def test_condition_offset_zero_keeps_the_random_stream_and_the_target_is_the_tru
     backbone = tiny_module.backbone
     plain = Extension().loss(backbone, _batch(), gen())["loss"]
     assert torch.equal(plain, Extension(condition_offset_std=0.0).loss(backbone, _batch(), gen())["loss"])
-    targets = []
+    inputs = []
     predict = backbone.predict
     monkeypatch.setattr(
-        backbone, "predict", lambda x, t, cond: targets.append((x.clone(), t.clone())) or predict(x, t, cond)
+        backbone, "predict", lambda x, t, cond: inputs.append((x.clone(), t.clone())) or predict(x, t, cond)
     )
     was_training = backbone.training
     backbone.train()
     Extension().loss(backbone, _batch(), gen())
     Extension(condition_offset_std=0.1).loss(backbone, _batch(), gen())
     backbone.train(was_training)
-    (x_plain, t_plain), (x_shifted, t_shifted) = targets
+    (x_plain, t_plain), (x_shifted, t_shifted) = inputs
     assert torch.equal(t_plain, t_shifted)
-    assert torch.equal(
-        x_plain, x_shifted
-    )  # the same noised true clip (and so the same target): only the condition moved
+    # the same noised true clip (and so the same target): only the condition moved
+    assert torch.equal(x_plain, x_shifted)
     with pytest.raises(LvgError, match="condition_offset_std must be >= 0"):
         Extension(condition_offset_std=-0.1)
+    from types import SimpleNamespace
+
+    guide_backbone = SimpleNamespace(prediction_type="flow", capabilities=frozenset({GUIDE_IMAGE}))
+    parts = SimpleNamespace(backbone=guide_backbone, names=lambda *objects: "Extension on a guide backbone")
+    with pytest.raises(LvgError, match="condition_offset_std shifts the given condition frames"):
+        Extension(condition_offset_std=0.1).check(parts)
+    Extension().check(parts)  # the option off: the same backbone is fine
 
 
 def _masked_batch():
