@@ -95,6 +95,11 @@ class Extension(ClipByClip):
         sprite_loss_margin: pixels around each true sprite weighted as the sprite (the mask dilated by this many
             pixels, a square neighbourhood): with the sprite alone weighted, painting background in a sprite's colour
             costs less than missing a sprite pixel, and sprites swell clip by clip (README "The toy checkpoint").
+        mean_loss_weight: adds this times the squared frame-mean error (per channel, the mean of the output's error
+            over the frame's pixels) to each frame's loss: the coarsest (1 x 1) level of simple diffusion's
+            multiscale loss (Hoogeboom et al. 2023, "simple diffusion", section 3.4), which a plain mean of squares
+            weighs once among all the frame's frequencies although a bias there, repeated clip after clip, is what
+            shifts a long video's colours (README "The toy checkpoint"). An lvg option; 0 (default) is off.
     """
 
     def __init__(
@@ -120,6 +125,7 @@ class Extension(ClipByClip):
         sprite_loss_weight: float = 0.0,
         sprite_loss_margin: int = 0,
         condition_offset_std: float = 0.0,
+        mean_loss_weight: float = 0.0,
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -183,6 +189,8 @@ class Extension(ClipByClip):
         self.sprite_loss_margin = int(sprite_loss_margin)
         require(condition_offset_std >= 0, f"condition_offset_std must be >= 0 (0: off), got {condition_offset_std}")
         self.condition_offset_std = float(condition_offset_std)
+        require(mean_loss_weight >= 0, f"mean_loss_weight must be >= 0 (0: off), got {mean_loss_weight}")
+        self.mean_loss_weight = float(mean_loss_weight)
 
     def check(self, parts: Parts) -> None:
         backbone = parts.backbone
@@ -319,6 +327,8 @@ class Extension(ClipByClip):
             per_frame = ((pred - target).pow(2).mean(dim=1) * pixels).sum(dim=(2, 3)) / pixels.sum(dim=(2, 3))
         else:
             per_frame = (pred - target).pow(2).mean(dim=(1, 3, 4))  # [B, f]
+        if self.mean_loss_weight > 0:
+            per_frame = per_frame + self.mean_loss_weight * (pred - target).mean(dim=(3, 4)).pow(2).mean(dim=1)
         loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
         return {"loss": loss}
 

@@ -432,3 +432,26 @@ def test_sprite_loss_weight_refuses_latent_backbones_and_batches_without_masks(t
     assert "pixel_space" in tiny_module.backbone.capabilities  # the toy's latents are its pixels
     with pytest.raises(LvgError, match="sprite_masks: true"):
         Extension(sprite_loss_weight=2.0).loss(tiny_module.backbone, _batch(), torch.Generator().manual_seed(0))
+
+
+def test_mean_loss_weight_adds_the_squared_frame_mean_error_per_channel(tiny_module, monkeypatch):
+    backbone, batch, seen = tiny_module.backbone, _batch(), {}
+    predict = backbone.predict
+
+    def spy(x_t, t, cond):
+        seen.update(x_t=x_t, t=t, pred=predict(x_t, t, cond))
+        return seen["pred"]
+
+    monkeypatch.setattr(backbone, "predict", spy)
+    method = Extension(loss_on_condition=True, mean_loss_weight=7.0)
+    loss = method.loss(backbone, batch, torch.Generator().manual_seed(5))
+    target = (seen["x_t"] - batch["video"]) / seen["t"][:, None, :, None, None]  # the flow target n - x0
+    error = seen["pred"] - target  # [B, C, F, H, W]
+    squares = error.pow(2).mean(dim=(1, 3, 4))
+    frame_means = error.mean(dim=(3, 4)).pow(2).mean(dim=1)  # [B, F]
+    assert frame_means.mean() > 1e-4 * squares.mean()  # the term is not vanishingly small here
+    torch.testing.assert_close(loss["loss"], (squares + 7.0 * frame_means).mean())
+    plain = Extension(loss_on_condition=True).loss(backbone, batch, torch.Generator().manual_seed(5))["loss"]
+    torch.testing.assert_close(plain, squares.mean())  # 0 is the plain mean of squares, on the same random stream
+    with pytest.raises(LvgError, match="mean_loss_weight must be >= 0"):
+        Extension(mean_loss_weight=-1.0)
