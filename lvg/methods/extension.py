@@ -96,10 +96,11 @@ class Extension(ClipByClip):
             pixels, a square neighbourhood): with the sprite alone weighted, painting background in a sprite's colour
             costs less than missing a sprite pixel, and sprites swell clip by clip (README "The toy checkpoint").
         mean_loss_weight: adds this times the squared frame-mean error (per channel, the mean of the output's error
-            over the frame's pixels) to each frame's loss: the coarsest (1 x 1) level of simple diffusion's
-            multiscale loss (Hoogeboom et al. 2023, "simple diffusion", section 3.4), which a plain mean of squares
-            weighs once among all the frame's frequencies although a bias there, repeated clip after clip, is what
-            shifts a long video's colours (README "The toy checkpoint"). An lvg option; 0 (default) is off.
+            over the frame's pixels) to each frame's loss: the coarsest (1 x 1) level of the multiscale training
+            loss of Hoogeboom et al. (2023, "simple diffusion"; one extra level, not their pyramid), which a plain
+            mean of squares weighs once among all the frame's frequencies although a bias there, repeated clip after
+            clip, is what shifts a long video's colours (README "The toy checkpoint"). An lvg option; 0 (default) is
+            off.
     """
 
     def __init__(
