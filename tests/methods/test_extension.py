@@ -395,21 +395,27 @@ def _dilated(mask: torch.Tensor, margin: int) -> torch.Tensor:
     return out
 
 
-@pytest.mark.parametrize("margin", [0, 2])
-def test_sprite_loss_weight_is_the_pixel_weighted_mean_of_the_velocity_error(tiny_module, monkeypatch, margin):
-    backbone, batch, seen = tiny_module.backbone, _masked_batch(), {}
-    predict = backbone.predict
+def _velocity_error(backbone, monkeypatch, method: Extension, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """`method`'s loss on `batch` (generator seed 5) and the velocity error it was computed from [B, C, F, H, W]: the
+    backbone's prediction minus the flow target n - x0, both recorded from its `predict` call."""
+    seen, predict = {}, backbone.predict
 
     def spy(x_t, t, cond):
         seen.update(x_t=x_t, t=t, pred=predict(x_t, t, cond))
         return seen["pred"]
 
     monkeypatch.setattr(backbone, "predict", spy)
-    method = Extension(loss_on_condition=True, sprite_loss_weight=3.0, sprite_loss_margin=margin)
     loss = method.loss(backbone, batch, torch.Generator().manual_seed(5))["loss"]
-    x0, t = batch["video"], seen["t"][:, None, :, None, None]
-    target = (seen["x_t"] - x0) / t  # the flow target n - x0
-    error = (seen["pred"] - target).pow(2).mean(1)  # [B, F, H, W]
+    target = (seen["x_t"] - batch["video"]) / seen["t"][:, None, :, None, None]  # the flow target n - x0
+    return loss, seen["pred"] - target
+
+
+@pytest.mark.parametrize("margin", [0, 2])
+def test_sprite_loss_weight_is_the_pixel_weighted_mean_of_the_velocity_error(tiny_module, monkeypatch, margin):
+    backbone, batch = tiny_module.backbone, _masked_batch()
+    method = Extension(loss_on_condition=True, sprite_loss_weight=3.0, sprite_loss_margin=margin)
+    loss, velocity_error = _velocity_error(backbone, monkeypatch, method, batch)
+    error = velocity_error.pow(2).mean(1)  # [B, F, H, W]
     covered = _dilated(batch["sprite_mask"], margin)
     assert batch["sprite_mask"].sum() > 0 and (covered.sum() > batch["sprite_mask"].sum()) == (margin > 0)
     weight = 1 + 3.0 * covered
@@ -435,22 +441,13 @@ def test_sprite_loss_weight_refuses_latent_backbones_and_batches_without_masks(t
 
 
 def test_mean_loss_weight_adds_the_squared_frame_mean_error_per_channel(tiny_module, monkeypatch):
-    backbone, batch, seen = tiny_module.backbone, _batch(), {}
-    predict = backbone.predict
-
-    def spy(x_t, t, cond):
-        seen.update(x_t=x_t, t=t, pred=predict(x_t, t, cond))
-        return seen["pred"]
-
-    monkeypatch.setattr(backbone, "predict", spy)
+    backbone, batch = tiny_module.backbone, _batch()
     method = Extension(loss_on_condition=True, mean_loss_weight=7.0)
-    loss = method.loss(backbone, batch, torch.Generator().manual_seed(5))
-    target = (seen["x_t"] - batch["video"]) / seen["t"][:, None, :, None, None]  # the flow target n - x0
-    error = seen["pred"] - target  # [B, C, F, H, W]
+    loss, error = _velocity_error(backbone, monkeypatch, method, batch)  # error: [B, C, F, H, W]
     squares = error.pow(2).mean(dim=(1, 3, 4))
     frame_means = error.mean(dim=(3, 4)).pow(2).mean(dim=1)  # [B, F]
     assert frame_means.mean() > 1e-4 * squares.mean()  # the term is not vanishingly small here
-    torch.testing.assert_close(loss["loss"], (squares + 7.0 * frame_means).mean())
+    torch.testing.assert_close(loss, (squares + 7.0 * frame_means).mean())
     plain = Extension(loss_on_condition=True).loss(backbone, batch, torch.Generator().manual_seed(5))["loss"]
     torch.testing.assert_close(plain, squares.mean())  # 0 is the plain mean of squares, on the same random stream
     with pytest.raises(LvgError, match="mean_loss_weight must be >= 0"):
