@@ -323,13 +323,14 @@ class Extension(ClipByClip):
         pred = backbone.predict(x_t, t_rows, cond)
         if recycling is not None:
             recycling.collect(pred, target, t, clean, generator)
+        error = pred - target
         if self.sprite_loss_weight > 0:
             pixels = 1 + self.sprite_loss_weight * self.sprite_mask(batch, x0, self.sprite_loss_margin)  # [B, f, H, W]
-            per_frame = ((pred - target).pow(2).mean(dim=1) * pixels).sum(dim=(2, 3)) / pixels.sum(dim=(2, 3))
+            per_frame = (error.pow(2).mean(dim=1) * pixels).sum(dim=(2, 3)) / pixels.sum(dim=(2, 3))
         else:
-            per_frame = (pred - target).pow(2).mean(dim=(1, 3, 4))  # [B, f]
+            per_frame = error.pow(2).mean(dim=(1, 3, 4))  # [B, f]
         if self.mean_loss_weight > 0:
-            per_frame = per_frame + self.mean_loss_weight * (pred - target).mean(dim=(3, 4)).pow(2).mean(dim=1)
+            per_frame = per_frame + self.mean_loss_weight * error.mean(dim=(3, 4)).pow(2).mean(dim=1)
         loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
         return {"loss": loss}
 
