@@ -28,7 +28,8 @@ class ToyClips(Dataset):
     """Short clips {video [3, F, H, W] in [-1, 1], prompt, seed}; long-video mode gives {clips [N, 3, F, H, W],
     prompts [N]} of consecutive clips overlapping by `overlap` frames. With `continuation` {given, event_prob,
     enter_prob} a short clip is shaped like a long video's later clip (`ToyWorld.continuation`); with `sprite_masks`
-    a short clip also gives its true sprite coverage {sprite_mask [F, H, W] in {0, 1}}."""
+    a sample also gives its true sprite coverage {sprite_mask [F, H, W] in {0, 1}; [N, F, H, W] in long-video
+    mode}."""
 
     def __init__(
         self,
@@ -53,7 +54,10 @@ class ToyClips(Dataset):
         if self.long_video:
             clips = world.long_video(frames_per_clip=self.frames_per_clip, **self.long_video)
             video = torch.stack([c.frames for c in clips]).permute(0, 2, 1, 3, 4) * 2 - 1
-            return {"clips": video, "prompts": [c.prompt for c in clips], "seed": seed}
+            item = {"clips": video, "prompts": [c.prompt for c in clips], "seed": seed}
+            if self.sprite_masks:
+                item["sprite_mask"] = torch.stack([torch.from_numpy(c.truth.sprite_masks).float() for c in clips])
+            return item
         if self.continuation:
             clip = world.continuation(self.frames_per_clip, **self.continuation)
         else:
@@ -86,8 +90,8 @@ class ToyWorldData(ResumableTraining, L.LightningDataModule):
         event_prob: single clips only: the share of clips with a clip-boundary event (a turn or an entry) after
             their first `overlap` frames, prompted with the state after it, as a long video's later clips are
             (`ToyWorld.continuation`); 0 gives plain clips.
-        sprite_masks: single clips only: each sample also holds its true sprite coverage per frame (`sprite_mask`),
-            for a loss that weights sprite pixels (`Extension(sprite_loss_weight)`).
+        sprite_masks: each sample also holds its true sprite coverage per frame (`sprite_mask`; per clip in
+            long-video mode), for a loss that weights sprite pixels (`Extension(sprite_loss_weight)`).
     """
 
     def __init__(
@@ -129,11 +133,6 @@ class ToyWorldData(ResumableTraining, L.LightningDataModule):
         require(
             event_prob == 0 or 0 < overlap < frames_per_clip,
             f"event_prob needs 0 < overlap < frames_per_clip (the frames before the event), got overlap {overlap}",
-        )
-        require(
-            not (sprite_masks and long_video),
-            "sprite_masks gives single clips their sprite coverage; long_video sequences have none: set one of them "
-            "false",
         )
         self.continuation = (
             dict(given=overlap, event_prob=event_prob, enter_prob=enter_prob)

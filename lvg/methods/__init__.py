@@ -5,6 +5,7 @@ from lvg.methods.causal_kv import CausalKV
 from lvg.methods.chunkwise_i2v import ChunkwiseI2V
 from lvg.methods.error_recycling import ErrorRecycling
 from lvg.methods.extension import Extension
+from lvg.methods.own_clip import OwnClip
 from lvg.methods.progressive import Progressive
 from lvg.methods.replacement import ReplacementWithNoise, ReplacementWithoutNoise
 
@@ -15,6 +16,7 @@ __all__ = [
     "Extension",
     "GenerationRequest",
     "Method",
+    "OwnClip",
     "Progressive",
     "ReplacementWithNoise",
     "ReplacementWithoutNoise",

@@ -23,6 +23,7 @@ from lvg.methods.base import ClipByClip, MadeClip, clip_context, sample_clip
 from lvg.methods.error_recycling import ErrorRecycling
 from lvg.methods.guidance import condition_guided_denoiser
 from lvg.methods.objective import noised_and_target, require_trainable
+from lvg.methods.own_clip import OwnClip
 from lvg.noise.flow_match import flow_match_target, flow_match_xt
 from lvg.noise.schedules import diffusion_forcing_times
 from lvg.noise.timesteps import logit_normal_t, uniform_rows
@@ -101,6 +102,10 @@ class Extension(ClipByClip):
             mean of squares weighs once among all the frame's frequencies although a bias there, repeated clip after
             clip, is what shifts a long video's colours (README "The toy checkpoint"). An lvg option; 0 (default) is
             off.
+        own_clip: own-clip conditions (`lvg.methods.own_clip`): a share of the training samples is a world's second
+            clip conditioned on the model's own sample of its first clip (long-video data of clip pairs), the target
+            still the true clip, so the model learns to pull back the error its own clips hand on. None is off.
+            Extension backbones with flow prediction only.
     """
 
     def __init__(
@@ -127,6 +132,7 @@ class Extension(ClipByClip):
         sprite_loss_margin: int = 0,
         condition_offset_std: float = 0.0,
         mean_loss_weight: float = 0.0,
+        own_clip: OwnClip | None = None,
     ) -> None:
         require(condition_frames >= 1, f"condition_frames must be at least 1, got {condition_frames}")
         require(
@@ -192,6 +198,7 @@ class Extension(ClipByClip):
         self.condition_offset_std = float(condition_offset_std)
         require(mean_loss_weight >= 0, f"mean_loss_weight must be >= 0 (0: off), got {mean_loss_weight}")
         self.mean_loss_weight = float(mean_loss_weight)
+        self.own_clip = own_clip
 
     def check(self, parts: Parts) -> None:
         backbone = parts.backbone
@@ -204,6 +211,12 @@ class Extension(ClipByClip):
                 backbone.prediction_type == "flow",
                 f"own_step_prob takes an Euler step of the flow: {type(backbone).__name__} predicts "
                 f"{backbone.prediction_type!r}; set own_step_prob 0",
+            )
+        if self.own_clip is not None:
+            require(
+                backbone.prediction_type == "flow" and CONDITION_FRAMES in backbone.capabilities,
+                f"own_clip samples a clip and conditions the next on it, which needs a flow backbone that takes "
+                f"condition frames; {type(backbone).__name__} does not: set own_clip null",
             )
         if self.error_recycling is not None:
             require(
@@ -291,6 +304,11 @@ class Extension(ClipByClip):
         generates the guide's latent frame too), and the `none` task probability dropping the prompt instead (an
         empty prompt, the unconditional branch of its text guidance; the guide image cannot be left out there)."""
         require_trainable(backbone)
+        own = None
+        if self.own_clip is not None:
+            batch, pick = self.own_clip.split(batch, generator)
+            if backbone.training and bool(pick.any()):
+                own = pick, self.own_clip.condition_latents(self, backbone, batch, pick, generator)
         with torch.no_grad():
             x0 = backbone.encode(batch["video"])
         b, _, f = x0.shape[:3]
@@ -313,6 +331,8 @@ class Extension(ClipByClip):
         if mask is not None:
             if self.condition_offset_std > 0 and backbone.training:
                 source = self.offset_condition(source, generator)
+            if own is not None:
+                source = self.own_condition(source, *own)
             cond = backbone.conditioning(list(batch["prompt"]), self.fill_condition(source, mask), mask)
             weight = torch.ones_like(mask) if self.loss_on_condition else 1 - mask
         else:
@@ -352,6 +372,14 @@ class Extension(ClipByClip):
             return mask
         dilated = torch.nn.functional.max_pool2d(mask.reshape(b * f, 1, h, w), 2 * margin + 1, 1, margin)
         return dilated.reshape(b, f, h, w)
+
+    @staticmethod
+    def own_condition(source: torch.Tensor, pick: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+        """`source` [B, C, f, h, w] with its first given frames replaced by the model's own `latents` [n, C, k, h, w]
+        on the `pick`ed samples (`lvg.methods.own_clip`); the target stays the true clip."""
+        out = source.clone()
+        out[pick.to(source.device), :, : latents.shape[2]] = latents.to(source.dtype)
+        return out
 
     def offset_condition(self, source: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """`source` [B, C, f, h, w] shifted by one N(0, condition_offset_std^2) offset per sample and channel (class

@@ -187,5 +187,13 @@ def test_datamodule_sprite_masks_are_the_pixels_whose_colour_differs_from_the_ba
         iter(ToyWorldData(resolution=16, frames_per_clip=4, batch_size=2, samples_per_epoch=2).train_dataloader())
     )
     assert "sprite_mask" not in plain
-    with pytest.raises(LvgError, match="sprite_masks"):
-        ToyWorldData(resolution=16, long_video=True, sprite_masks=True)
+    pairs = ToyWorldData(
+        resolution=16, frames_per_clip=4, batch_size=2, samples_per_epoch=2, long_video=True, num_clips=2,
+        sprite_masks=True,
+    )  # fmt: skip
+    batch = next(iter(pairs.train_dataloader()))
+    assert batch["sprite_mask"].shape == (2, 2, 4, 16, 16)  # long-video mode: per clip
+    for seed, clips, m in zip(batch["seed"], batch["clips"], batch["sprite_mask"]):
+        background = torch.from_numpy(ToyWorld(seed, **pairs.world_args).background)[:, None] * 2 - 1
+        for clip, clip_mask in zip(clips, m):
+            assert torch.equal((clip - background).abs().amax(0) > 1e-6, clip_mask.bool())
