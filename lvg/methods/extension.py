@@ -311,6 +311,8 @@ class Extension(ClipByClip):
                 own = pick, self.own_clip.condition_latents(self, backbone, batch, pick, generator)
         with torch.no_grad():
             x0 = backbone.encode(batch["video"])
+        if own is not None:  # the given frames are the model's own, in the clip as in its condition
+            x0 = self.own_condition(x0, *own)
         b, _, f = x0.shape[:3]
         device = x0.device
         if self.timestep_sampling == "uniform":
@@ -331,8 +333,6 @@ class Extension(ClipByClip):
         if mask is not None:
             if self.condition_offset_std > 0 and backbone.training:
                 source = self.offset_condition(source, generator)
-            if own is not None:
-                source = self.own_condition(source, *own)
             cond = backbone.conditioning(list(batch["prompt"]), self.fill_condition(source, mask), mask)
             weight = torch.ones_like(mask) if self.loss_on_condition else 1 - mask
         else:
@@ -375,8 +375,9 @@ class Extension(ClipByClip):
 
     @staticmethod
     def own_condition(source: torch.Tensor, pick: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
-        """`source` [B, C, f, h, w] with its first given frames replaced by the model's own `latents` [n, C, k, h, w]
-        on the `pick`ed samples (`lvg.methods.own_clip`); the target stays the true clip."""
+        """`source` [B, C, f, h, w] with its first frames replaced by the model's own `latents` [n, C, k, h, w] on the
+        `pick`ed samples (`lvg.methods.own_clip`): the clean clip the sample is noised from, so that its given frames
+        agree with its condition, as in generation; the frames to generate stay the true clip."""
         out = source.clone()
         out[pick.to(source.device), :, : latents.shape[2]] = latents.to(source.dtype)
         return out

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lvg.errors import LvgError
-from lvg.methods import Extension, OwnClip
+from lvg.methods import Extension, OwnClip, extension
 from lvg.sampling import SchedulerSampler
 
 
@@ -46,6 +46,13 @@ def test_the_second_clip_is_given_the_models_own_first_clip_and_trained_on_the_t
     method = Extension(
         condition_frames=2, task_probs={"first": 1.0}, full_condition_prob=1.0, own_clip=OwnClip(1.0, 3, 5.0)
     )
+    noised, plain_noised = {}, extension.noised_and_target
+
+    def spy_noised(bb, x0, noise, t):
+        noised["x0"] = x0
+        return plain_noised(bb, x0, noise, t)
+
+    monkeypatch.setattr(extension, "noised_and_target", spy_noised)
     loss, calls = _seen(backbone, monkeypatch, method, batch)
     monkeypatch.undo()
     clips = batch["clips"]
@@ -63,6 +70,8 @@ def test_the_second_clip_is_given_the_models_own_first_clip_and_trained_on_the_t
     assert trained_cond["prompts"] == [p[1] for p in batch["prompts"]]
     torch.testing.assert_close(trained_cond["latents"][:, :, :2], own_last)
     assert (own_last - clips[:, 1, :, :2]).abs().mean() > 0.05  # the model's own frames, not the true overlap
+    torch.testing.assert_close(noised["x0"][:, :, :2], own_last)  # the clip noised holds them as its given frames
+    torch.testing.assert_close(noised["x0"][:, :, 2:], clips[:, 1, :, 2:])  # and the true frames to generate
     # the target is still the true second clip: the loss is the plain one against it
     step = [c for c in calls if c["kind"] == "predict"][-1]
     target = (step["x_t"] - clips[:, 1]) / step["t"][:, None, :, None, None]
