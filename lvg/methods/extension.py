@@ -311,8 +311,6 @@ class Extension(ClipByClip):
                 own = pick, self.own_clip.condition_latents(self, backbone, batch, pick, generator)
         with torch.no_grad():
             x0 = backbone.encode(batch["video"])
-        if own is not None:  # the given frames are the model's own, in the clip as in its condition
-            x0 = self.own_condition(x0, *own)
         b, _, f = x0.shape[:3]
         device = x0.device
         if self.timestep_sampling == "uniform":
@@ -326,6 +324,9 @@ class Extension(ClipByClip):
         noise = torch.randn(x0.shape, generator=generator).to(device)
         x_t, target, t_rows = noised_and_target(backbone, x0, noise, t_rows)
         mask = self.condition_mask(b, f, backbone, generator).to(device) if backbone.is_extension else None
+        if own is not None:  # the given frames are the model's own, in the clip noised as in its condition
+            x0 = self.own_condition(x0, *own, mask)
+            x_t, target = flow_match_xt(x0, noise, t_rows), flow_match_target(x0, noise)
         source, recycling = x0, self.recycling(backbone)
         if recycling is not None:
             latents, noise, source, clean = recycling.corrupt(x0, noise, t, mask, generator)
@@ -374,13 +375,17 @@ class Extension(ClipByClip):
         return dilated.reshape(b, f, h, w)
 
     @staticmethod
-    def own_condition(source: torch.Tensor, pick: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
-        """`source` [B, C, f, h, w] with its first frames replaced by the model's own `latents` [n, C, k, h, w] on the
-        `pick`ed samples (`lvg.methods.own_clip`): the clean clip the sample is noised from, so that its given frames
-        agree with its condition, as in generation; the frames to generate stay the true clip."""
-        out = source.clone()
-        out[pick.to(source.device), :, : latents.shape[2]] = latents.to(source.dtype)
-        return out
+    def own_condition(x0: torch.Tensor, pick: torch.Tensor, latents: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The clean clip `x0` [B, C, f, h, w] with the model's own `latents` [n, C, k, h, w] (`lvg.methods.own_clip`)
+        in place of its first k frames on the `pick`ed samples, where `mask` [B, f] gives them: the clip the sample is
+        noised from and conditioned on, so that its given frames agree with its condition as in generation; frames to
+        generate (a sample given fewer frames, or none) stay the true clip."""
+        k = latents.shape[2]
+        given = torch.zeros_like(mask, dtype=torch.bool)
+        given[pick.to(mask.device), :k] = mask[pick.to(mask.device), :k] > 0.5
+        own = x0.clone()
+        own[pick.to(x0.device), :, :k] = latents.to(x0.dtype)
+        return torch.where(given[:, None, :, None, None], own, x0)
 
     def offset_condition(self, source: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """`source` [B, C, f, h, w] shifted by one N(0, condition_offset_std^2) offset per sample and channel (class

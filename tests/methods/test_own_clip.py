@@ -46,13 +46,13 @@ def test_the_second_clip_is_given_the_models_own_first_clip_and_trained_on_the_t
     method = Extension(
         condition_frames=2, task_probs={"first": 1.0}, full_condition_prob=1.0, own_clip=OwnClip(1.0, 3, 5.0)
     )
-    noised, plain_noised = {}, extension.noised_and_target
+    noised, plain_noised = {}, extension.flow_match_xt
 
-    def spy_noised(bb, x0, noise, t):
+    def spy_noised(x0, noise, t):
         noised["x0"] = x0
-        return plain_noised(bb, x0, noise, t)
+        return plain_noised(x0, noise, t)
 
-    monkeypatch.setattr(extension, "noised_and_target", spy_noised)
+    monkeypatch.setattr(extension, "flow_match_xt", spy_noised)
     loss, calls = _seen(backbone, monkeypatch, method, batch)
     monkeypatch.undo()
     clips = batch["clips"]
@@ -114,3 +114,30 @@ def test_own_clip_refuses_what_it_cannot_do(tiny_module):
     guide = SimpleNamespace(prediction_type="flow", capabilities=frozenset({"guide_image"}))
     with pytest.raises(LvgError, match="set own_clip null"):
         Extension(own_clip=OwnClip()).check(SimpleNamespace(backbone=guide))
+
+
+@pytest.mark.parametrize("task, given", [("first", 1), ("none", 0)])
+def test_own_frames_replace_only_the_frames_a_sample_is_given(tiny_module, monkeypatch, task, given):
+    """A sample given one frame (or none) generates the rest of its clip, so those frames stay the true clip."""
+    backbone, batch = tiny_module.backbone, _pairs()
+    backbone.train()
+    method = Extension(
+        condition_frames=2, task_probs={task: 1.0}, full_condition_prob=0.0, own_clip=OwnClip(1.0, 2, 5.0)
+    )
+    seen, plain_latents, plain_noised = {}, OwnClip.condition_latents, extension.flow_match_xt
+
+    def spy_latents(*args):
+        seen["own"] = plain_latents(*args)
+        return seen["own"]
+
+    def spy_noised(x0, noise, t):
+        seen["x0"] = x0
+        return plain_noised(x0, noise, t)
+
+    monkeypatch.setattr(OwnClip, "condition_latents", spy_latents)
+    monkeypatch.setattr(extension, "flow_match_xt", spy_noised)
+    method.loss(backbone, batch, torch.Generator().manual_seed(5))
+    second = batch["clips"][:, 1]
+    torch.testing.assert_close(seen["x0"][:, :, :given], seen["own"][:, :, :given])
+    torch.testing.assert_close(seen["x0"][:, :, given:], second[:, :, given:])
+    assert (seen["own"][:, :, given] - second[:, :, given]).abs().mean() > 0.05  # a replacement would show
