@@ -104,8 +104,9 @@ class Extension(ClipByClip):
             off.
         own_clip: own-clip conditions (`lvg.methods.own_clip`): a share of the training samples is a world's second
             clip conditioned on the model's own sample of its first clip (long-video data of clip pairs), the target
-            still the true clip, so the model learns to pull back the error its own clips hand on. None is off.
-            Extension backbones with flow prediction only.
+            still the true clip, so that the model might learn to pull back the error its own clips hand on (on the
+            toy world it lost motion instead: README "The toy checkpoint"). None is off. Extension backbones with
+            flow prediction only.
     """
 
     def __init__(
