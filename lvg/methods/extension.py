@@ -451,7 +451,7 @@ class Extension(ClipByClip):
         cond_lat = backbone.encode(cond_pixels)
         latents = torch.zeros(*cond_lat.shape[:2], latent_frames, *cond_lat.shape[3:], device=cond_lat.device)
         latents[:, :, :k] = cond_lat
-        mask = torch.zeros(1, latent_frames, device=cond_lat.device)
+        mask = torch.zeros(len(cond_lat), latent_frames, device=cond_lat.device)  # one row per clip
         mask[:, :k] = 1
         return self.fill_condition(latents, mask), mask
 

@@ -1,9 +1,10 @@
 """Own-clip conditions: train a clip on given frames that the model itself sampled as the clip before it.
 
 In generation every clip after the first is conditioned on the previous clip's output, so a small error of each
-clip's sampling (on the toy world, a colour cast towards the sprites' colours) is copied into the next clip and added
-to: the background error of a long video grows clip by clip (README "The toy checkpoint"). A model trained only on
-true condition frames never sees its own output as a condition, so nothing teaches it to pull such a cast back.
+clip's sampling (on the toy world, a uniform colour offset) is copied into the next clip and added to: the background
+error of a long video grows clip by clip (README "The toy checkpoint"). A model trained only on true condition frames
+never sees its own output as a condition, so nothing teaches it to pull such an offset back. (Measured on the toy
+world, this option did not: it lost motion and raised the background error; README "The toy checkpoint".)
 Scheduled sampling (Bengio et al. 2015, "Scheduled Sampling for Sequence Prediction with Recurrent Neural Networks")
 feeds a sequence model its own earlier outputs as inputs in training, and Self Forcing (Huang et al. 2025) trains an
 autoregressive video model on its own rollouts; this is the clip-by-clip extension form of that idea, an lvg option.
@@ -49,15 +50,15 @@ class OwnClip:
         clips = batch["clips"]
         require(clips.shape[1] == 2, f"own_clip needs pairs of clips (num_clips: 2), got {clips.shape[1]} per sample")
         pick = torch.rand(clips.shape[0], generator=generator) < self.prob
-        index = pick.long().tolist()
+        rows, index = torch.arange(len(pick)), pick.long()
         out = {
-            "video": torch.stack([clips[b, i] for b, i in enumerate(index)]),
-            "prompt": [prompts[i] for prompts, i in zip(batch["prompts"], index)],
+            "video": clips[rows, index],
+            "prompt": [prompts[i] for prompts, i in zip(batch["prompts"], index.tolist())],
             "pair": clips,
             "pair_prompts": batch["prompts"],
         }
         if "sprite_mask" in batch:
-            out["sprite_mask"] = torch.stack([batch["sprite_mask"][b, i] for b, i in enumerate(index)])
+            out["sprite_mask"] = batch["sprite_mask"][rows, index]
         return out, pick
 
     @torch.no_grad()
@@ -67,12 +68,9 @@ class OwnClip:
         rows = pick.nonzero().flatten().tolist()
         first = batch["pair"][rows, 0].to(backbone.device)
         c = method.condition_frames
-        latents = backbone.encode(first)
-        k = backbone.latent_frames(c)
-        mask = torch.zeros(len(rows), latents.shape[2], device=latents.device)
-        mask[:, :k] = 1
+        latents, mask = method.clip_condition(backbone, first[:, :, :c], backbone.latent_frames(first.shape[2]))
         prompts = [batch["pair_prompts"][r][0] for r in rows]
-        cond = backbone.conditioning(prompts, method.fill_condition(latents, mask), mask)
+        cond = backbone.conditioning(prompts, latents, mask)
         denoise = condition_guided_denoiser(
             backbone, cond, method.condition_guidance, method.guidance_rescale, method.guidance_min_t
         )

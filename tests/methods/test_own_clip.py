@@ -40,19 +40,25 @@ def _seen(backbone, monkeypatch, method: Extension, batch: dict, seed: int = 5) 
     return loss, calls
 
 
+def _record_noised_clip(monkeypatch) -> dict:
+    """`{"x0": ...}`, filled with the clean clip each training sample is noised from (`flow_match_xt` in the loss)."""
+    seen, plain = {}, extension.flow_match_xt
+
+    def spy(x0, noise, t):
+        seen["x0"] = x0
+        return plain(x0, noise, t)
+
+    monkeypatch.setattr(extension, "flow_match_xt", spy)
+    return seen
+
+
 def test_the_second_clip_is_given_the_models_own_first_clip_and_trained_on_the_truth(tiny_module, monkeypatch):
     backbone, batch = tiny_module.backbone, _pairs()
     backbone.train()
     method = Extension(
         condition_frames=2, task_probs={"first": 1.0}, full_condition_prob=1.0, own_clip=OwnClip(1.0, 3, 5.0)
     )
-    noised, plain_noised = {}, extension.flow_match_xt
-
-    def spy_noised(x0, noise, t):
-        noised["x0"] = x0
-        return plain_noised(x0, noise, t)
-
-    monkeypatch.setattr(extension, "flow_match_xt", spy_noised)
+    noised = _record_noised_clip(monkeypatch)
     loss, calls = _seen(backbone, monkeypatch, method, batch)
     monkeypatch.undo()
     clips = batch["clips"]
@@ -124,18 +130,13 @@ def test_own_frames_replace_only_the_frames_a_sample_is_given(tiny_module, monke
     method = Extension(
         condition_frames=2, task_probs={task: 1.0}, full_condition_prob=0.0, own_clip=OwnClip(1.0, 2, 5.0)
     )
-    seen, plain_latents, plain_noised = {}, OwnClip.condition_latents, extension.flow_match_xt
+    seen, plain_latents = _record_noised_clip(monkeypatch), OwnClip.condition_latents
 
     def spy_latents(*args):
         seen["own"] = plain_latents(*args)
         return seen["own"]
 
-    def spy_noised(x0, noise, t):
-        seen["x0"] = x0
-        return plain_noised(x0, noise, t)
-
     monkeypatch.setattr(OwnClip, "condition_latents", spy_latents)
-    monkeypatch.setattr(extension, "flow_match_xt", spy_noised)
     method.loss(backbone, batch, torch.Generator().manual_seed(5))
     second = batch["clips"][:, 1]
     torch.testing.assert_close(seen["x0"][:, :, :given], seen["own"][:, :, :given])
