@@ -30,7 +30,7 @@ from lvg.backbones.cogvideox_parts import (
     frames_first,
     rotary_embeddings,
 )
-from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, torch_dtype
+from lvg.backbones.loading import Layout, copy_frozen_parts, require_diffusers_scheduler, save_trained, torch_dtype
 from lvg.backbones.memory import set_vae_memory
 from lvg.backbones.speed import Speed
 from lvg.contracts import GUIDE_IMAGE, TEXT_GUIDANCE, TRAINABLE
@@ -367,7 +367,7 @@ class CogVideoX(GuidedPrompts, DiffusersBackbone):
         `transformer/`, `scheduler/`, `model_index.json`, `lvg.json`, and the frozen `vae/`, `text_encoder/`,
         `tokenizer/` (hard-linked or copied from the source folder, else saved from the loaded modules)."""
         root = Path(path)
-        self.transformer.save_pretrained(root / "transformer", safe_serialization=True)
+        save_trained(self.transformer, root / "transformer")
         scheduler = self._diffusers_scheduler()
         scheduler.save_pretrained(root / "scheduler")
         loaded = {"vae": self.vae, "text_encoder": self.text_encoder.model, "tokenizer": self.text_encoder.tokenizer}

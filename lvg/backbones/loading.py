@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -72,6 +73,17 @@ def require_diffusers_scheduler(config: dict, path: str) -> None:
         getattr(diffusers, config.get("_class_name", ""), None) is not None,
         f"scheduler {config.get('_class_name')!r} of {path!r} is not a diffusers scheduler",
     )
+
+
+def save_trained(model, folder: Path) -> None:
+    """`model.save_pretrained(folder)` in safetensors, without the `_name_or_path` diffusers records when a model is
+    loaded from a path: the folder it was trained from is a local detail of the training machine, and with it the
+    same training would export different bytes from another folder."""
+    model.save_pretrained(folder, safe_serialization=True)
+    config = Path(folder) / "config.json"
+    data = json.loads(config.read_text())
+    if data.pop("_name_or_path", None) is not None:
+        config.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def copy_frozen_parts(source: str | Path, root: Path, loaded: dict) -> None:

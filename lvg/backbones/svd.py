@@ -22,7 +22,7 @@ from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionM
 from torch import nn
 
 from lvg.backbones.base import DiffusersBackbone, TensorFields
-from lvg.backbones.loading import Layout, torch_dtype
+from lvg.backbones.loading import Layout, save_trained, torch_dtype
 from lvg.backbones.speed import Speed
 from lvg.contracts import GUIDE_IMAGE
 from lvg.errors import require
@@ -286,8 +286,8 @@ class Svd(DiffusersBackbone):
         """Write the diffusers layout back (`unet/ vae/ image_encoder/ feature_extractor/ scheduler/` and
         `model_index.json`), loadable by `Svd(path)` and `StableVideoDiffusionPipeline.from_pretrained(path)`."""
         root = Path(path)
-        self.unet.save_pretrained(root / "unet", safe_serialization=True)
-        self.vae.save_pretrained(root / "vae", safe_serialization=True)
+        save_trained(self.unet, root / "unet")
+        save_trained(self.vae, root / "vae")
         self.image_encoder.save_pretrained(root / "image_encoder")
         if self.feature_extractor is not None:
             self.feature_extractor.save_pretrained(root / "feature_extractor")

@@ -19,6 +19,7 @@ from torch import nn
 
 from lvg.backbones.base import Condition, DiffusersBackbone
 from lvg.backbones.extension import extension_in_channels, extension_input
+from lvg.backbones.loading import save_trained
 from lvg.backbones.lora import Lora, add_lora, save_lora
 from lvg.backbones.wan_rope import temporal_rope, temporal_shift
 from lvg.contracts import CACHED_KV, CONDITION_FRAMES, FRAME_OFFSET, LORA, PER_FRAME_TIMES, TRAINABLE
@@ -156,7 +157,7 @@ class WanAdapter(DiffusersBackbone):
     def save_pretrained(self, path: str | Path) -> None:
         """Write the trained parts in diffusers layout: `transformer/` (safetensors), `scheduler/`, `lvg.json`."""
         root = Path(path)
-        self.transformer.save_pretrained(root / "transformer", safe_serialization=True)
+        save_trained(self.transformer, root / "transformer")
         self.make_scheduler().save_pretrained(root / "scheduler")
         (root / "lvg.json").write_text(json.dumps(self.metadata(), indent=1))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ class ExportBackbone(L.Callback):
         tmp = Path(tempfile.mkdtemp(prefix=f".{self.dirpath.name}.", dir=self.dirpath.parent))
         try:
             self.write(pl_module, tmp)
+            give_default_modes(tmp)
             if self.dirpath.exists():
                 shutil.rmtree(self.dirpath)
             tmp.rename(self.dirpath)
@@ -32,3 +34,16 @@ class ExportBackbone(L.Callback):
     def write(self, pl_module: L.LightningModule, folder: Path) -> None:
         """What is exported: the whole backbone in diffusers layout."""
         pl_module.backbone.save_pretrained(folder)
+
+
+def give_default_modes(folder: Path) -> None:
+    """The modes a folder and files created normally get (0777 / 0666 less the umask): mkdtemp makes the temp folder
+    0700 and safetensors writes its file 0600, which would leave a checkpoint others in the group cannot read. Frozen
+    parts hard-linked from the source model keep theirs (a chmod would change the source's files too)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir():
+            os.chmod(path, 0o777 & ~umask)
+        elif path.stat().st_nlink == 1:
+            os.chmod(path, 0o666 & ~umask)
