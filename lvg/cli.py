@@ -19,6 +19,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lvg import console
 from lvg.callbacks.exact_resume import SIGTERM_EXIT_CODE
+from lvg.callbacks.export import last_among_callbacks
 from lvg.cli_errors import parser_errors_as_one_line
 from lvg.errors import LvgError
 from lvg.fit_resume import keep_csv_logs, resolve_last
@@ -195,7 +196,9 @@ class LvgCLI(LightningCLI):
                 check_checkpoint_file(cfg["ckpt_path"])  # before config.yaml or any log is written
 
     def before_fit(self) -> None:
-        """A resumed run's CSV log keeps its rows before the checkpoint's step (lvg.fit_resume)."""
+        """The exports run after the other callbacks (what they write is what training ends with); a resumed run's
+        CSV log keeps its rows before the checkpoint's step (lvg.fit_resume)."""
+        self.trainer.callbacks = last_among_callbacks(self.trainer.callbacks)
         ckpt = self.config_init[self.subcommand].get("ckpt_path")
         if ckpt is not None and Path(ckpt).is_file():
             keep_csv_logs(self.trainer.loggers, ckpt)

@@ -57,3 +57,28 @@ def test_frozen_parts_hard_linked_from_the_source_keep_the_sources_modes(tmp_pat
     assert stat.S_IMODE(source.stat().st_mode) == 0o444
     assert stat.S_IMODE((folder / "mine.json").stat().st_mode) == 0o644
     assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+
+
+def test_the_export_holds_the_weights_training_ends_with_after_every_callback(tmp_path, capsys):
+    """Lightning's own EMA/SWA callback (`WeightAveraging`), appended after the export as `--trainer.callbacks+=`
+    does, copies the averaged weights into the model at the end of training: the export must be those weights
+    (the ones `last.ckpt` holds), not the raw weights an export run before that copy would write."""
+    import torch
+    from helpers.cli import run_main
+    from safetensors.torch import load_file
+    from tests_paths import TINY_CONFIG
+
+    out = tmp_path / "backbone"
+    args = ["fit", "--config", TINY_CONFIG, "--trainer.default_root_dir", tmp_path,
+            "--trainer.callbacks+=lvg.callbacks.ExportBackbone", "--trainer.callbacks.dirpath", out,
+            "--trainer.callbacks+=lightning.pytorch.callbacks.WeightAveraging"]  # fmt: skip
+    code, err = run_main(args, capsys)
+    assert code == 0, err
+    exported = load_file(out / "transformer" / "diffusion_pytorch_model.safetensors")
+    last = torch.load(next(tmp_path.rglob("last.ckpt")), map_location="cpu", weights_only=False)
+    prefix = "backbone.transformer."
+    averaged = {k[len(prefix) :]: v for k, v in last["state_dict"].items() if k.startswith(prefix)}
+    raw = {k[len(prefix) :]: v for k, v in last["current_model_state"].items() if k.startswith(prefix)}
+    assert exported.keys() == averaged.keys()
+    assert any(not torch.equal(averaged[k], raw[k]) for k in averaged)  # averaging changed the weights
+    assert all(torch.equal(exported[k], averaged[k]) for k in averaged)

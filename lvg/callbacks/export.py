@@ -11,7 +11,9 @@ import lightning as L
 
 
 class ExportBackbone(L.Callback):
-    """At the end of `fit`, save `module.backbone` to `dirpath` atomically (temp folder, then rename)."""
+    """At the end of `fit`, save `module.backbone` to `dirpath` atomically (temp folder, then rename). `lvg fit`
+    runs it after the other callbacks (`last_among_callbacks`), so that it writes the weights training ends with:
+    Lightning's `WeightAveraging` (EMA, SWA) copies its averaged weights in at `on_train_end` too."""
 
     def __init__(self, dirpath: str) -> None:
         self.dirpath = Path(dirpath)
@@ -47,3 +49,11 @@ def give_default_modes(folder: Path) -> None:
             os.chmod(path, 0o777 & ~umask)
         elif path.stat().st_nlink == 1:
             os.chmod(path, 0o666 & ~umask)
+
+
+def last_among_callbacks(callbacks: list[L.Callback]) -> list[L.Callback]:
+    """`callbacks` with the exports moved after the others, each group in its order. Lightning's own reordering at
+    `fit` keeps that (it only moves checkpoint callbacks to the end), so `--trainer.callbacks+=WeightAveraging`
+    appended after the config's export is still averaged into what the export writes."""
+    exports = [c for c in callbacks if isinstance(c, ExportBackbone)]
+    return [c for c in callbacks if not isinstance(c, ExportBackbone)] + exports
