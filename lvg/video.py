@@ -19,15 +19,14 @@ import numpy as np
 import torch
 
 from lvg.errors import LvgError
+from lvg.file_modes import default_mode
 
 PARTIAL = ".partial.mp4"
 
 
 def _publish(tmp: str | Path, path: str | Path) -> None:
     """Give a finished temp file the permissions a normally created file gets (mkstemp makes it 0600), then rename."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    os.chmod(tmp, default_mode())
     os.replace(tmp, path)
 
 

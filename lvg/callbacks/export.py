@@ -9,6 +9,8 @@ from pathlib import Path
 
 import lightning as L
 
+from lvg.file_modes import default_mode
+
 
 class ExportBackbone(L.Callback):
     """At the end of `fit`, save `module.backbone` to `dirpath` atomically (temp folder, then rename). `lvg fit`
@@ -42,13 +44,9 @@ def give_default_modes(folder: Path) -> None:
     """The modes a folder and files created normally get (0777 / 0666 less the umask): mkdtemp makes the temp folder
     0700 and safetensors writes its file 0600, which would leave a checkpoint others in the group cannot read. Frozen
     parts hard-linked from the source model keep theirs (a chmod would change the source's files too)."""
-    umask = os.umask(0)
-    os.umask(umask)
     for path in [folder, *folder.rglob("*")]:
-        if path.is_dir():
-            os.chmod(path, 0o777 & ~umask)
-        elif path.stat().st_nlink == 1:
-            os.chmod(path, 0o666 & ~umask)
+        if path.is_dir() or path.stat().st_nlink == 1:
+            os.chmod(path, default_mode(directory=path.is_dir()))
 
 
 def last_among_callbacks(callbacks: list[L.Callback]) -> list[L.Callback]:
