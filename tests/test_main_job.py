@@ -1,21 +1,19 @@
 """The README's main job (the set-up command's `lvg generate`), run as written in a fresh process on the committed
 checkpoint: the 12-clip video and sidecar it promises, and the README's frame strip made from that video."""
 
-import importlib.util
 import json
 import shlex
 
 import numpy as np
 from helpers.fresh import lvg_process
+from helpers.scripts import load_infer_script
 from PIL import Image
 from tests_paths import REPO
 
 from lvg.video import read_video
 
 README = (REPO / "README.md").read_text()
-spec = importlib.util.spec_from_file_location("frame_strip", REPO / "infer" / "frame_strip.py")
-frame_strip = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(frame_strip)
+frame_strip = load_infer_script("frame_strip")
 
 
 def main_job_args() -> list[str]:

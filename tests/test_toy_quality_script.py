@@ -1,13 +1,11 @@
 """infer/toy_quality.py samples as the config it is given samples (the quality bar's "default settings")."""
 
-import importlib.util
 import json
 
+from helpers.scripts import load_infer_script
 from tests_paths import REPO
 
-spec = importlib.util.spec_from_file_location("toy_quality_script", REPO / "infer" / "toy_quality.py")
-toy_quality = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(toy_quality)
+toy_quality = load_infer_script("toy_quality")
 
 
 def test_the_quality_check_takes_the_main_jobs_sampler_settings(tiny_toy_dir):

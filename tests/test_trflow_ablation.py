@@ -1,16 +1,12 @@
 """infer/trflow_ablation.py (tables 3 and 4 of the error-free paper, their shape) on the tiny toy model."""
 
-import importlib.util
-import sys
 from types import SimpleNamespace
 
 import pytest
+from helpers.scripts import load_infer_script
 from tests_paths import REPO
 
-spec = importlib.util.spec_from_file_location("trflow_ablation", REPO / "infer" / "trflow_ablation.py")
-ablation = importlib.util.module_from_spec(spec)
-sys.modules["trflow_ablation"] = ablation
-spec.loader.exec_module(ablation)
+ablation = load_infer_script("trflow_ablation")
 
 
 def test_recipe_builds_each_configs_method_and_measures_every_interval(tiny_toy_dir):
@@ -68,9 +64,7 @@ def test_worlds_measured_by_an_earlier_run_with_the_same_settings_are_reused(mon
 
 
 def test_per_step_estimates_recipe_decodes_every_step(tiny_toy_dir, tmp_path):
-    spec = importlib.util.spec_from_file_location("trflow_estimates", REPO / "infer" / "trflow_estimates.py")
-    estimates = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(estimates)
+    estimates = load_infer_script("trflow_estimates")
     from lvg import LongVideoModule
     from lvg.backbones import Toy
     from lvg.methods import Extension

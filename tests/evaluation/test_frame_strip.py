@@ -1,17 +1,14 @@
 """infer/frame_strip.py: the README's frame strip, from a video `lvg generate` wrote on the toy world."""
 
-import importlib.util
 import json
 
 import numpy as np
+from helpers.scripts import load_infer_script
 from PIL import Image
-from tests_paths import REPO
 
 from lvg.video import read_video
 
-spec = importlib.util.spec_from_file_location("frame_strip", REPO / "infer" / "frame_strip.py")
-frame_strip = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(frame_strip)
+frame_strip = load_infer_script("frame_strip")
 
 
 def test_the_strip_shows_each_clips_last_frame_above_the_true_one(videos, tmp_path):
