@@ -56,23 +56,43 @@ def load_sentence_transformer(name_or_path: str | None = None):
 
 
 class SentenceEncoder:
-    """Prompts -> [B, 1, D] pooled sentence embeddings (one text token), cached per prompt string."""
+    """Prompts -> pooled sentence embeddings [B, clauses, D], cached per string.
 
-    def __init__(self, name_or_path: str | None = None) -> None:
+    `clauses` 1: one token, the whole prompt's embedding. `clauses` k > 1: the prompt split at " and " into at most k
+    clauses (the last keeps the rest), one embedding per clause and zero rows past the prompt's count (as Wan pads
+    its UMT5 tokens). With one token the cross-attention adds the same vector everywhere, so a model must untangle
+    which sprite a colour-and-direction pair belongs to from one mean-pooled vector; one token per clause lets each
+    sprite's pixels attend to their own clause (the toy world's captions name one sprite per clause)."""
+
+    def __init__(self, name_or_path: str | None = None, clauses: int = 1) -> None:
+        if clauses < 1:
+            raise LvgError(f"text clauses must be at least 1 (1: the whole prompt as one token), got {clauses}")
         self.name = name_or_path or BUNDLED_MINILM
+        self.clauses = int(clauses)
         self.model = load_sentence_transformer(name_or_path)
         self.dim = self.model.get_embedding_dimension()
         self._cache: dict[str, torch.Tensor] = {}
 
+    def split(self, prompt: str) -> list[str]:
+        """The prompt's clauses (module doc); the whole prompt for `clauses` 1."""
+        return prompt.split(" and ", self.clauses - 1) if self.clauses > 1 else [prompt]
+
     @torch.no_grad()
-    def __call__(self, prompts: list[str]) -> torch.Tensor:
-        missing = [p for p in dict.fromkeys(prompts) if p not in self._cache]
+    def _embed(self, texts: list[str]) -> None:
+        missing = [p for p in dict.fromkeys(texts) if p not in self._cache]
         if missing:
             emb = self.model.encode(missing, convert_to_tensor=True, normalize_embeddings=True).float().cpu()
             if len(self._cache) > 50_000:
                 self._cache.clear()
             self._cache.update(zip(missing, emb))
-        return torch.stack([self._cache[p] for p in prompts])[:, None, :]
+
+    def __call__(self, prompts: list[str]) -> torch.Tensor:
+        parts = [self.split(p) for p in prompts]
+        self._embed([c for clauses in parts for c in clauses])
+        out = torch.zeros(len(prompts), self.clauses, self.dim)
+        for i, clauses in enumerate(parts):
+            out[i, : len(clauses)] = torch.stack([self._cache[c] for c in clauses])
+        return out
 
 
 class UMT5Encoder:

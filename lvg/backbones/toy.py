@@ -44,7 +44,8 @@ OUTPUTS = ("velocity", "x0", "x0_residual", "residual")
 
 class Toy(WanAdapter):
     """Pixel-space tiny Wan. `path=None` builds a fresh random model of the given size (to train from scratch).
-    `speed`: diffusers' speed switches, as on Wan (`lvg.backbones.speed`)."""
+    `text_clauses`: prompt tokens, one per " and " clause (`lvg.backbones.text.SentenceEncoder`; default: the
+    checkpoint's, else 1). `speed`: diffusers' speed switches, as on Wan (`lvg.backbones.speed`)."""
 
     def __init__(
         self,
@@ -54,6 +55,7 @@ class Toy(WanAdapter):
         heads: int = 4,
         patch: tuple[int, int, int] = (1, 4, 4),
         text_encoder: str | None = None,
+        text_clauses: int | None = None,
         shift: float = 1.0,
         output: str | None = None,
         min_t: float = 0.05,
@@ -75,7 +77,8 @@ class Toy(WanAdapter):
             text_encoder = text_encoder or meta.get("text_encoder")
         else:
             self.scheduler_config = dict(FlowMatchEulerDiscreteScheduler(shift=shift).config)
-        self.text_encoder = SentenceEncoder(text_encoder)
+        self.text_clauses = int(meta.get("text_clauses", 1) if text_clauses is None else text_clauses)
+        self.text_encoder = SentenceEncoder(text_encoder, self.text_clauses)
         if path is None:
             cfg = tiny_wan_config(
                 extension_in_channels(PIXEL_CHANNELS),
@@ -123,4 +126,10 @@ class Toy(WanAdapter):
         return (x_t.float() - out) / t
 
     def metadata(self) -> dict:
-        return {**super().metadata(), "output": self.output, "min_t": self.min_t, "sigma_data": self.sigma_data}
+        return {
+            **super().metadata(),
+            "output": self.output,
+            "min_t": self.min_t,
+            "sigma_data": self.sigma_data,
+            "text_clauses": self.text_clauses,
+        }

@@ -156,3 +156,28 @@ def test_x0_residual_output_adds_the_condition_latents_to_the_x0_estimate(tiny_t
     assert torch.allclose(x - tt * bb.predict(x, t, cond), raw_model.predict(x, t, cond) + base, atol=1e-5)
     plain = bb.conditioning(["a", "b"])  # no condition: the plain x0 output
     assert torch.allclose(x - tt * bb.predict(x, t, plain), raw_model.predict(x, t, plain), atol=1e-5)
+
+
+def test_text_clauses_give_one_token_per_clause_and_are_saved_with_the_weights(tiny_toy_dir, tmp_path):
+    whole = Toy(path=str(tiny_toy_dir))
+    assert whole.text_clauses == 1  # a checkpoint that records none reads as one token
+    bb = Toy(path=str(tiny_toy_dir), text_clauses=2)
+    two = "a red circle moving right and a blue square moving up"
+    text = bb.encode_prompts([two, "a red circle moving right"])
+    assert text.shape == (2, 2, bb.text_encoder.dim)
+    assert torch.equal(text[1, 0], text[0, 0])  # the same clause, the same token, whatever follows it
+    assert torch.equal(text[1, 1], torch.zeros(bb.text_encoder.dim))  # padded past the prompt's clauses
+    assert not torch.allclose(text[0, 1], text[0, 0])
+    pooled = whole.encode_prompts([two])
+    assert pooled.shape == (1, 1, bb.text_encoder.dim) and not torch.allclose(pooled[0, 0], text[0, 0], atol=1e-3)
+    three = bb.text_encoder.split("a red circle and a blue square and a green diamond")
+    assert three == ["a red circle", "a blue square and a green diamond"]  # the last clause keeps the rest
+    x = torch.randn(1, 3, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+    t = torch.full((1, 4), 0.5)
+    assert not torch.equal(bb.predict(x, t, bb.conditioning([two])), bb.predict(x, t, bb.conditioning([two[:25]])))
+    bb.save_pretrained(tmp_path / "clauses")
+    again = Toy(path=str(tmp_path / "clauses"))
+    assert again.text_clauses == 2
+    assert torch.equal(again.encode_prompts([two]), text[:1])
+    with pytest.raises(LvgError, match="text clauses must be at least 1"):
+        Toy(path=str(tiny_toy_dir), text_clauses=0)
