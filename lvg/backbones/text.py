@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from lvg.errors import LvgError
+from lvg.errors import LvgError, require
 
 BUNDLED_MINILM = "all-MiniLM-L6-v2"
 
@@ -65,8 +65,7 @@ class SentenceEncoder:
     sprite's pixels attend to their own clause (the toy world's captions name one sprite per clause)."""
 
     def __init__(self, name_or_path: str | None = None, clauses: int = 1) -> None:
-        if clauses < 1:
-            raise LvgError(f"text clauses must be at least 1 (1: the whole prompt as one token), got {clauses}")
+        require(clauses >= 1, f"text clauses must be at least 1 (1: the whole prompt as one token), got {clauses}")
         self.name = name_or_path or BUNDLED_MINILM
         self.clauses = int(clauses)
         self.model = load_sentence_transformer(name_or_path)

@@ -77,8 +77,8 @@ class Toy(WanAdapter):
             text_encoder = text_encoder or meta.get("text_encoder")
         else:
             self.scheduler_config = dict(FlowMatchEulerDiscreteScheduler(shift=shift).config)
-        self.text_clauses = int(meta.get("text_clauses", 1) if text_clauses is None else text_clauses)
-        self.text_encoder = SentenceEncoder(text_encoder, self.text_clauses)
+        clauses = meta.get("text_clauses", 1) if text_clauses is None else text_clauses
+        self.text_encoder = SentenceEncoder(text_encoder, clauses)
         if path is None:
             cfg = tiny_wan_config(
                 extension_in_channels(PIXEL_CHANNELS),
@@ -124,6 +124,11 @@ class Toy(WanAdapter):
         out = out + base
         t = t.float().clamp(min=self.min_t)[:, None, :, None, None]
         return (x_t.float() - out) / t
+
+    @property
+    def text_clauses(self) -> int:
+        """Prompt tokens per prompt, one per clause (the text encoder's)."""
+        return self.text_encoder.clauses
 
     def metadata(self) -> dict:
         return {
