@@ -26,7 +26,7 @@ from lvg.fit_resume import keep_csv_logs, resolve_last
 from lvg.module import LongVideoModule
 from lvg.options import GenerationOptions, StartOptions, with_options
 from lvg.safe_load import check_checkpoint_file, load_weights_only
-from lvg.scale import check_strategy
+from lvg.scale import check_strategy, release_process_group
 from lvg.tracking import log_context_table, log_search_table
 
 
@@ -263,6 +263,7 @@ def main(args: list[str] | None = None) -> None:
             run_evaluate(argv[1:])
             return
         run_cli(None if args is None and "--verbose" not in sys.argv else argv)
+        release_process_group()
     except SIGTERMException:  # the checkpoint was saved and said (lvg.callbacks.exact_resume)
         sys.exit(SIGTERM_EXIT_CODE)
     except Exception as e:

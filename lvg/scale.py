@@ -13,6 +13,16 @@ import torch
 from lvg.errors import require
 
 
+def release_process_group() -> None:
+    """Destroy the default process group after a command that finished, on every rank (PyTorch's documented shutdown).
+
+    Lightning does this at exit only for NCCL; a Gloo (CPU) process that exits with its group alive can abort with
+    "terminate called without an active exception" (SIGABRT) while the interpreter tears down (pytorch/pytorch#190489).
+    Called on success only: after an error, another rank may still be inside a collective and would hang here."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def shard_backbone(backbone, mesh) -> None:
     """FSDP2 (`fully_shard`) over the backbone's trained network on `mesh`: each block diffusers marks unsplittable
     (`_no_split_modules`, e.g. WanTransformerBlock) is one shard unit, the network's remaining parameters the root

@@ -101,3 +101,19 @@ def test_a_lora_run_under_ddp_trains_only_the_adapter_on_both_ranks(tmp_path):
     first_epoch = torch.load(next((tmp_path / "lora").rglob("epoch=0.ckpt")), weights_only=False)["state_dict"]
     moved = {k for k in first_epoch if not torch.equal(first_epoch[k], ranks[0]["state"][k])}
     assert moved and all(".lora_" in k for k in moved)  # the second epoch moved the adapter and nothing else
+
+
+def test_lvg_destroys_the_process_group_after_a_command_that_finished(tmp_path):
+    # A Gloo process exiting with its group alive can abort with SIGABRT (pytorch/pytorch#190489; it failed a CI run
+    # of the FSDP2 test above), and Lightning destroys the group at exit only for NCCL: `lvg` does it itself.
+    script = f"""
+import torch.distributed as dist
+from lvg.cli import main
+dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}", rank=0, world_size=1)
+main(["fit", "--config", "{TINY_CONFIG}", "--trainer.fast_dev_run", "1", "--trainer.default_root_dir", "{tmp_path}"])
+print("alive after lvg fit:", dist.is_initialized())
+"""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "alive after lvg fit: False" in proc.stdout

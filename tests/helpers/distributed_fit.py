@@ -16,6 +16,7 @@ os.environ.setdefault("WANDB_MODE", "offline")
 import torch  # noqa: E402
 
 from lvg.cli import main, run_cli  # noqa: E402
+from lvg.scale import release_process_group  # noqa: E402
 
 
 def full_state(cli) -> dict[str, torch.Tensor]:
@@ -41,3 +42,4 @@ if __name__ == "__main__":
     if state:
         out.mkdir(parents=True, exist_ok=True)
         torch.save({"state": state, "global_step": cli.trainer.global_step}, out / f"rank{cli.trainer.global_rank}.pt")
+    release_process_group()  # as `lvg` does after a command (a Gloo process exiting with its group alive can abort)
