@@ -106,10 +106,11 @@ def test_a_lora_run_under_ddp_trains_only_the_adapter_on_both_ranks(tmp_path):
 def test_lvg_destroys_the_process_group_after_a_command_that_finished(tmp_path):
     # A Gloo process exiting with its group alive can abort with SIGABRT (pytorch/pytorch#190489; it failed a CI run
     # of the FSDP2 test above), and Lightning destroys the group at exit only for NCCL: `lvg` does it itself.
+    store = tmp_path / "store"
     script = f"""
 import torch.distributed as dist
 from lvg.cli import main
-dist.init_process_group("gloo", init_method="file://{tmp_path / 'store'}", rank=0, world_size=1)
+dist.init_process_group("gloo", init_method="file://{store}", rank=0, world_size=1)
 main(["fit", "--config", "{TINY_CONFIG}", "--trainer.fast_dev_run", "1", "--trainer.default_root_dir", "{tmp_path}"])
 print("alive after lvg fit:", dist.is_initialized())
 """
