@@ -23,6 +23,11 @@ FSDP2 = {
 }
 
 
+def lvg_env() -> dict[str, str]:
+    """The environment of an `lvg` process the tests start: this checkout, one thread, W&B offline."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+
+
 def ddp_config(tmp_path, strategy="ddp"):
     """The tiny toy config on 2 CPU processes under `strategy`, keeping a checkpoint of every epoch."""
     cfg = yaml.safe_load(TINY_CONFIG.read_text())
@@ -35,10 +40,9 @@ def ddp_config(tmp_path, strategy="ddp"):
 
 def fit_ddp(config, root, *extra) -> list[dict]:
     """Run `lvg fit` with 2 DDP processes; the saved parameters and global step of each rank."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
     cmd = [sys.executable, str(SCRIPT), str(root / "ranks"), "fit", "--config", str(config),
            "--trainer.default_root_dir", str(root), *extra]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, cwd=REPO, env=lvg_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Starting with 2 processes" in proc.stderr + proc.stdout
     return [torch.load(root / "ranks" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
@@ -114,7 +118,6 @@ dist.init_process_group("gloo", init_method="file://{store}", rank=0, world_size
 main(["fit", "--config", "{TINY_CONFIG}", "--trainer.fast_dev_run", "1", "--trainer.default_root_dir", "{tmp_path}"])
 print("alive after lvg fit:", dist.is_initialized())
 """
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
-    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=lvg_env(), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "alive after lvg fit: False" in proc.stdout
