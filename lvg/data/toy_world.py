@@ -300,9 +300,11 @@ class ToyWorld:
 
         Before the first new frame of every clip after the first, one event happens (a turn or an entry), so
         each clip's prompt describes a changed state. Overlapping frames are identical across the two clips.
+        Every prompt is the caption at its clip's first frame after the overlap, where generation starts and what
+        `continuation` trains on (the first clip's too: a bounce inside its given frames changes the caption).
         """
         require(0 <= overlap < frames_per_clip, f"overlap {overlap} must be in [0, frames_per_clip={frames_per_clip})")
-        clips = [self.video(frames_per_clip)]
+        clips = [self._first_clip(frames_per_clip, overlap)]
         for _ in range(num_clips - 1):
             prev = clips[-1]
             self.boundary_event(prev.prompt, enter_prob)
@@ -311,6 +313,14 @@ class ToyWorld:
             truth = concat_truth(prev.truth.at(slice(frames_per_clip - overlap, None)), new.truth)
             clips.append(Clip(frames, new.prompt, truth))
         return clips
+
+    def _first_clip(self, num_frames: int, given: int) -> Clip:
+        """`video(num_frames)` prompted with the caption after its first `given` frames (none given: at its start)."""
+        if given == 0:
+            return self.video(num_frames)
+        head = self.video(given)
+        tail = self.video(num_frames - given)
+        return Clip(torch.cat([head.frames, tail.frames]), tail.prompt, concat_truth(head.truth, tail.truth))
 
     def continuation(self, num_frames: int, given: int, event_prob: float, enter_prob: float = 0.35) -> Clip:
         """A training clip shaped like clip i > 0 of `long_video(overlap=given)`: `given` frames, then (with

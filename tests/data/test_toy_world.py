@@ -114,6 +114,18 @@ def test_long_video_prompts_change_and_overlaps_match():
         assert nxt.truth.positions.shape[0] == 8
 
 
+def test_a_long_video_prompts_its_first_clip_where_generation_starts_as_training_does():
+    overlap, differs = 2, []
+    for seed in HELD_OUT_SEEDS[:16]:
+        first = ToyWorld(seed).long_video(3, 8, overlap)[0]
+        after_given = ToyWorld(seed)
+        after_given.video(overlap)
+        assert first.prompt == after_given.caption()  # what `continuation` prompts a training clip with
+        np.testing.assert_array_equal(first.frames.numpy(), ToyWorld(seed).video(8).frames.numpy())
+        differs.append(first.prompt != ToyWorld(seed).caption())
+    assert any(differs)  # some world bounces inside its given frames, so the frame-0 caption would be wrong
+
+
 def test_long_video_new_sprites_enter_over_seeds():
     entered = [len(ToyWorld(s, max_sprites=4).long_video(8, 4, enter_prob=1.0)[-1].truth.colors) for s in range(5)]
     assert max(entered) == 4
