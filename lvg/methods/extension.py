@@ -96,6 +96,9 @@ class Extension(ClipByClip):
         sprite_loss_margin: pixels around each true sprite weighted as the sprite (the mask dilated by this many
             pixels, a square neighbourhood): with the sprite alone weighted, painting background in a sprite's colour
             costs less than missing a sprite pixel, and sprites swell clip by clip (README "The toy checkpoint").
+        sprite_loss_given: also weight, in every generated frame, the pixels the true sprites covered in the last
+            given frame (with the margin): where the sprites were, which a copy of that frame (the nearest fill, the
+            x0-residual output) leaves painted unless the model erases it. An lvg option; off by default.
         mean_loss_weight: adds this times the squared frame-mean error (per channel, the mean of the output's error
             over the frame's pixels) to each frame's loss: the coarsest (1 x 1) level of the multiscale training
             loss of Hoogeboom et al. (2023, "simple diffusion"; one extra level, not their pyramid), which a plain
@@ -131,6 +134,7 @@ class Extension(ClipByClip):
         own_step_count: int = 1,
         sprite_loss_weight: float = 0.0,
         sprite_loss_margin: int = 0,
+        sprite_loss_given: bool = False,
         condition_offset_std: float = 0.0,
         mean_loss_weight: float = 0.0,
         own_clip: OwnClip | None = None,
@@ -195,6 +199,11 @@ class Extension(ClipByClip):
             "sprite_loss_margin widens the pixels sprite_loss_weight weights: set sprite_loss_weight too, or margin 0",
         )
         self.sprite_loss_margin = int(sprite_loss_margin)
+        require(
+            not sprite_loss_given or sprite_loss_weight > 0,
+            "sprite_loss_given adds pixels to the ones sprite_loss_weight weights: set sprite_loss_weight too",
+        )
+        self.sprite_loss_given = bool(sprite_loss_given)
         require(condition_offset_std >= 0, f"condition_offset_std must be >= 0 (0: off), got {condition_offset_std}")
         self.condition_offset_std = float(condition_offset_std)
         require(mean_loss_weight >= 0, f"mean_loss_weight must be >= 0 (0: off), got {mean_loss_weight}")
@@ -347,7 +356,10 @@ class Extension(ClipByClip):
             recycling.collect(pred, target, t, clean, generator)
         error = pred - target
         if self.sprite_loss_weight > 0:
-            pixels = 1 + self.sprite_loss_weight * self.sprite_mask(batch, x0, self.sprite_loss_margin)  # [B, f, H, W]
+            sprites = self.sprite_mask(batch, x0, self.sprite_loss_margin)  # [B, f, H, W]
+            if self.sprite_loss_given and mask is not None:
+                sprites = torch.maximum(sprites, self.last_given(sprites, mask)[:, None])
+            pixels = 1 + self.sprite_loss_weight * sprites
             per_frame = (error.pow(2).mean(dim=1) * pixels).sum(dim=(2, 3)) / pixels.sum(dim=(2, 3))
         else:
             per_frame = error.pow(2).mean(dim=(1, 3, 4))  # [B, f]
@@ -355,6 +367,15 @@ class Extension(ClipByClip):
             per_frame = per_frame + self.mean_loss_weight * error.mean(dim=(3, 4)).pow(2).mean(dim=1)
         loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
         return {"loss": loss}
+
+    @staticmethod
+    def last_given(frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Each sample's last given frame [B, ...] of `frames` [B, f, ...] under the condition `mask` [B, f] (zeros
+        where none is given)."""
+        index = torch.arange(mask.shape[1], device=mask.device)
+        last = torch.where(mask > 0, index, -1).amax(dim=1)  # [B]
+        picked = frames[torch.arange(frames.shape[0], device=frames.device), last.clamp(min=0)]
+        return picked * (last >= 0).reshape(-1, *([1] * (picked.dim() - 1))).to(picked.dtype)
 
     @staticmethod
     def sprite_mask(batch: dict, x0: torch.Tensor, margin: int = 0) -> torch.Tensor:

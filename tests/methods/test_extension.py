@@ -425,6 +425,22 @@ def test_sprite_loss_weight_is_the_pixel_weighted_mean_of_the_velocity_error(tin
     assert not torch.allclose(loss, plain)  # the sprites' pixels count more than the plain mean gives them
 
 
+def test_sprite_loss_given_also_weights_where_the_last_given_frames_sprites_were(tiny_module, monkeypatch):
+    backbone, batch = tiny_module.backbone, _masked_batch()
+    given = torch.tensor([[1.0, 1, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]])  # last given: 1, 0, 1, none
+    monkeypatch.setattr(Extension, "condition_mask", lambda *args: given.clone())
+    method = Extension(loss_on_condition=True, sprite_loss_weight=3.0, sprite_loss_margin=1, sprite_loss_given=True)
+    loss, velocity_error = _velocity_error(backbone, monkeypatch, method, batch)
+    covered = _dilated(batch["sprite_mask"], 1)
+    last = torch.stack([covered[0, 1], covered[1, 0], covered[2, 1], torch.zeros_like(covered[3, 0])])
+    weight = 1 + 3.0 * torch.maximum(covered, last[:, None])
+    error = velocity_error.pow(2).mean(1)
+    torch.testing.assert_close(loss, ((error * weight).sum((2, 3)) / weight.sum((2, 3))).mean())
+    assert (torch.maximum(covered, last[:, None]) > covered).any()  # the sprites moved: new pixels are weighted
+    with pytest.raises(LvgError, match="set sprite_loss_weight too"):
+        Extension(sprite_loss_given=True)
+
+
 def test_sprite_loss_weight_refuses_latent_backbones_and_batches_without_masks(tiny_module):
     from types import SimpleNamespace
 
