@@ -36,3 +36,20 @@ def test_the_comparison_notebooks_are_there():
         "04_beyond_the_papers.ipynb",
     }
     assert expected <= names, f"missing: {sorted(expected - names)}"
+
+
+def test_the_committed_full_runs_compare_on_at_least_8_held_out_worlds():
+    """Each notebook's committed outputs are a full run that printed its worlds: all from the held-out range no
+    training world comes from (`HELD_OUT_SEEDS`), so a comparison is not made on worlds the checkpoint trained on."""
+    import json
+    import re
+
+    from lvg.data.toy_world import HELD_OUT_SEEDS
+
+    for notebook in NOTEBOOKS:
+        cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+        printed = "".join("".join(o.get("text", "")) for c in cells[:2] for o in c.get("outputs", []))
+        found = re.search(r"full run: .*worlds \[([\d, ]+)\]", printed)
+        assert found, f"{notebook.name}: its committed outputs print no full run's worlds"
+        worlds = [int(w) for w in found.group(1).split(",")]
+        assert len(worlds) >= 8 and all(w in HELD_OUT_SEEDS for w in worlds), f"{notebook.name}: worlds {worlds}"
