@@ -319,8 +319,7 @@ class ToyWorld:
         if given == 0:
             return self.video(num_frames)
         head = self.video(given)
-        tail = self.video(num_frames - given)
-        return Clip(torch.cat([head.frames, tail.frames]), tail.prompt, concat_truth(head.truth, tail.truth))
+        return joined(head, self.video(num_frames - given))
 
     def continuation(self, num_frames: int, given: int, event_prob: float, enter_prob: float = 0.35) -> Clip:
         """A training clip shaped like clip i > 0 of `long_video(overlap=given)`: `given` frames, then (with
@@ -330,8 +329,7 @@ class ToyWorld:
         head = self.video(given)
         if self.rng.random() < event_prob:
             self.boundary_event(head.prompt, enter_prob)
-        tail = self.video(num_frames - given)
-        return Clip(torch.cat([head.frames, tail.frames]), tail.prompt, concat_truth(head.truth, tail.truth))
+        return joined(head, self.video(num_frames - given))
 
 
 def _reflect(position: float, velocity: float, lo: int, hi: int) -> tuple[float, float]:
@@ -341,6 +339,11 @@ def _reflect(position: float, velocity: float, lo: int, hi: int) -> tuple[float,
     if position > hi:
         return 2 * hi - position, -velocity
     return position, velocity
+
+
+def joined(head: Clip, tail: Clip) -> Clip:
+    """One clip of `head`'s frames then `tail`'s, prompted as `tail` (the caption where its new frames start)."""
+    return Clip(torch.cat([head.frames, tail.frames]), tail.prompt, concat_truth(head.truth, tail.truth))
 
 
 def concat_truth(a: Truth, b: Truth) -> Truth:
