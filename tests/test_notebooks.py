@@ -1,11 +1,15 @@
 """The notebooks execute (nbmake) in their small mode: LVG_NOTEBOOK_SMALL=1 shrinks chunks, worlds and steps."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 from tests_paths import REPO
+
+from lvg.data.toy_world import HELD_OUT_SEEDS
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
@@ -41,11 +45,6 @@ def test_the_comparison_notebooks_are_there():
 def test_the_committed_full_runs_compare_on_at_least_8_held_out_worlds():
     """Each notebook's committed outputs are a full run that printed its worlds: all from the held-out range no
     training world comes from (`HELD_OUT_SEEDS`), so a comparison is not made on worlds the checkpoint trained on."""
-    import json
-    import re
-
-    from lvg.data.toy_world import HELD_OUT_SEEDS
-
     for notebook in NOTEBOOKS:
         cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
         printed = "".join("".join(o.get("text", "")) for c in cells[:2] for o in c.get("outputs", []))
