@@ -77,7 +77,7 @@ class Extension(ClipByClip):
             (no gradient) from the true noised clip at a higher time t' = t + own_step_gap u (1 - t), u ~ U(0, 1),
             x_t = x_t' + (t - t') v(x_t', t'), with the target still the true clean clip (v = (x_t - x0) / t): the
             model learns to answer inputs as its sampler makes them, not only true noised frames (exposure bias,
-            Ning et al. 2023; README "The toy checkpoint" measures it). An lvg option; 0 (default) is off and keeps
+            Ning et al. 2023; train/toy_experiments.md measures it). An lvg option; 0 (default) is off and keeps
             every config's random stream. Flow backbones only.
         own_step_gap: the largest step back towards noise, as a share of (1 - t).
         own_step_count: the Euler steps the model takes from t' to t (equal steps in time; 1: the single step above),
@@ -86,7 +86,7 @@ class Extension(ClipByClip):
             channel, drawn from N(0, this^2), while the target stays the true clip: the model learns to pull a
             condition whose colours have drifted back to what the prompt and the rest of the frame say, instead of
             copying the drift (in generation each clip's condition is the previous clip's output, so a small bias
-            per clip accumulates; README "The toy checkpoint"). Latent units (pixels in [-1, 1] on the toy); refused
+            per clip accumulates; train/toy_experiments.md). Latent units (pixels in [-1, 1] on the toy); refused
             on a backbone that takes its guide its own way. An lvg option; 0 (default) is off and keeps every config's
             random stream.
         sprite_loss_weight: on a pixel-space backbone (the toy), the loss on pixels a true sprite covers weighs
@@ -95,7 +95,7 @@ class Extension(ClipByClip):
             background. An lvg option; 0 (default) is the plain mean.
         sprite_loss_margin: pixels around each true sprite weighted as the sprite (the mask dilated by this many
             pixels, a square neighbourhood): with the sprite alone weighted, painting background in a sprite's colour
-            costs less than missing a sprite pixel, and sprites swell clip by clip (README "The toy checkpoint").
+            costs less than missing a sprite pixel, and sprites swell clip by clip (train/toy_experiments.md).
         sprite_loss_given: also weight, in every generated frame, the pixels the true sprites covered in the last
             given frame (with the margin): where the sprites were, which a copy of that frame (the nearest fill, the
             x0-residual output) leaves painted unless the model erases it. An lvg option; off by default.
@@ -103,12 +103,12 @@ class Extension(ClipByClip):
             over the frame's pixels) to each frame's loss: the coarsest (1 x 1) level of the multiscale training
             loss of Hoogeboom et al. (2023, "simple diffusion"; one extra level, not their pyramid), which a plain
             mean of squares weighs once among all the frame's frequencies although a bias there, repeated clip after
-            clip, is what shifts a long video's colours (README "The toy checkpoint"). An lvg option; 0 (default) is
+            clip, is what shifts a long video's colours (train/toy_experiments.md). An lvg option; 0 (default) is
             off.
         own_clip: own-clip conditions (`lvg.methods.own_clip`): a share of the training samples is a world's second
             clip conditioned on the model's own sample of its first clip (long-video data of clip pairs), the target
             still the true clip, so that the model might learn to pull back the error its own clips hand on (on the
-            toy world it lost motion instead: README "The toy checkpoint"). None is off. Extension backbones with
+            toy world it lost motion instead: train/toy_experiments.md). None is off. Extension backbones with
             flow prediction only.
     """
 

@@ -2,9 +2,9 @@
 
 In generation every clip after the first is conditioned on the previous clip's output, so a small error of each
 clip's sampling (on the toy world, a uniform colour offset) is copied into the next clip and added to: the background
-error of a long video grows clip by clip (README "The toy checkpoint"). A model trained only on true condition frames
+error of a long video grows clip by clip (train/toy_experiments.md). A model trained only on true condition frames
 never sees its own output as a condition, so nothing teaches it to pull such an offset back. (Measured on the toy
-world, this option did not: it lost motion and raised the background error; README "The toy checkpoint".)
+world, this option did not: it lost motion and raised the background error; train/toy_experiments.md.)
 Scheduled sampling (Bengio et al. 2015, "Scheduled Sampling for Sequence Prediction with Recurrent Neural Networks")
 feeds a sequence model its own earlier outputs as inputs in training, and Self Forcing (Huang et al. 2025) trains an
 autoregressive video model on its own rollouts; this is the clip-by-clip extension form of that idea, an lvg option.
