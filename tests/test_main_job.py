@@ -1,5 +1,6 @@
 """The README's main job (the set-up command's `lvg generate`), run as written in a fresh process on the committed
-checkpoint: the 12-clip video and sidecar it promises, and the README's frame strip made from that video."""
+checkpoint: the 12-clip video and sidecar it promises (on the first held-out world), and the README's frame strip made
+from that video."""
 
 import json
 import shlex
@@ -10,6 +11,7 @@ from helpers.scripts import load_infer_script
 from PIL import Image
 from tests_paths import REPO
 
+from lvg.data.toy_world import HELD_OUT_SEEDS
 from lvg.video import read_video
 
 README = (REPO / "README.md").read_text()
@@ -36,6 +38,7 @@ def test_the_main_job_writes_twelve_clips_and_the_committed_strip_shows_them(tmp
     video = tmp_path / "outputs" / "toy_long_video.mp4"
     sidecar = json.loads(video.with_suffix(".json").read_text())
     assert len(sidecar["clips"]) == 12 and len({c["prompt"] for c in sidecar["clips"]}) > 1  # the prompts change
+    assert sidecar["start"] == {"toy_seed": HELD_OUT_SEEDS[0]}  # the README: a world the checkpoint never trained on
     assert len(read_video(video)) == sidecar["clips"][-1]["frames"][1]
     made = np.asarray(frame_strip.strip(video), dtype=np.int16)
     committed = np.asarray(Image.open(REPO / "checkpoints" / "toy" / "strip.png").convert("RGB"), dtype=np.int16)
