@@ -5,7 +5,7 @@ A grid file (YAML) is data, so a new method is one more line:
 
     name: toy
     num_clips: 5
-    toy_seeds: [0]
+    toy_seeds: [900000]                 # held-out worlds (HELD_OUT_SEEDS); the default is the first
     seeds: [0, 1]
     args: [--model.init_args.backbone.init_args.path, checkpoints/toy]   # given to every run (optional)
     axes:
@@ -31,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+from lvg.data.toy_world import HELD_OUT_SEEDS
 from lvg.errors import LvgError, require
 from lvg.video import write_json_atomic
 
@@ -40,7 +41,7 @@ class Grid:
     name: str
     axes: dict[str, dict[str, list[str]]]
     num_clips: int = 5
-    toy_seeds: list[int] = field(default_factory=lambda: [0])
+    toy_seeds: list[int] = field(default_factory=lambda: [HELD_OUT_SEEDS[0]])
     seeds: list[int] = field(default_factory=lambda: [0])
     args: list[str] = field(default_factory=list)
 
@@ -83,7 +84,7 @@ def load_grid(path: str | Path) -> Grid:
         name=str(data.get("name", p.stem)),
         axes=axes,
         num_clips=int(data.get("num_clips", 5)),
-        toy_seeds=[int(s) for s in data.get("toy_seeds", [0])],
+        toy_seeds=[int(s) for s in data.get("toy_seeds", [HELD_OUT_SEEDS[0]])],
         seeds=[int(s) for s in data.get("seeds", [0])],
         args=[str(x) for x in data.get("args", [])],
     )

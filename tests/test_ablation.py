@@ -22,7 +22,7 @@ def test_the_toy_grid_covers_methods_noise_inits_and_seeds_and_its_sweep_file_ma
         assert (REPO / option).is_file()
     committed = yaml.safe_load((REPO / "infer" / "sweeps" / "toy.yaml").read_text())
     assert committed == sweep_config(grid, "infer/grids/toy.yaml")  # regenerate with --write_sweep when it moves
-    assert grid_runs(grid, {"method": "extension", "noise_init": "kstep", "seed": 1, "toy_seed": 0})[0].label == (
+    assert grid_runs(grid, {"method": "extension", "noise_init": "kstep", "seed": 1, "toy_seed": 900000})[0].label == (
         "extension | kstep | euler_20"
     )
 
@@ -58,8 +58,8 @@ def test_a_tiny_grid_runs_offline_with_tagged_sidecars_and_grouped_wandb_runs(ti
     assert set(report["per_method"]) == {
         "ext | gaussian | euler_2", "ext | kstep | euler_2", "i2v | gaussian | euler_2", "i2v | kstep | euler_2"
     }  # fmt: skip
-    sidecar = json.loads((tmp_path / "i2v__kstep__euler_2" / "world0_seed0.json").read_text())
-    assert sidecar["run"] == {"method": "i2v | kstep | euler_2", "group": "grp7", "toy_seed": 0,
+    sidecar = json.loads((tmp_path / "i2v__kstep__euler_2" / "world900000_seed0.json").read_text())
+    assert sidecar["run"] == {"method": "i2v | kstep | euler_2", "group": "grp7", "toy_seed": 900000,
                               "axes": {"method": "i2v", "noise_init": "kstep", "sampler": "euler_2"}}  # fmt: skip
     assert all("search" in c for c in sidecar["clips"])  # the k-step override reached the run
     runs = list(tmp_path.rglob("offline-run-*/run-*.wandb"))
